@@ -1,0 +1,50 @@
+"""Tune trainables: the thin adapter between memtune's plain-torch loops and Ray Tune.
+
+Each trainable rebuilds its config from the plain dict Tune hands it, restores from Tune's
+checkpoint when there is one, and passes ``train`` a report callback that forwards metrics (and,
+when due, a checkpoint) to ``tune.report``. Nothing else in ``memtune`` imports ``ray.tune``
+except ``memtune.sweep``, which launches the Tuner.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from typing import Any
+
+import ray
+import torch
+from ray import tune
+
+from memtune.config import TrainConfig
+from memtune.train import TrainState, train
+
+
+def _threads() -> int:
+    """One torch thread per CPU Tune reserved: two 1-CPU trials out-train one 2-thread trial."""
+    cpus = tune.get_context().get_trial_resources().required_resources.get("CPU", 1)
+    return max(1, int(cpus))
+
+
+def _device() -> str:
+    """The GPU Ray assigned to this trial, if any (fractional GPUs let tiny trials share one)."""
+    return "cuda" if ray.get_gpu_ids() and torch.cuda.is_available() else "cpu"
+
+
+def _tune_report(metrics: dict[str, Any], state: TrainState | None) -> None:
+    if state is None:
+        tune.report(metrics)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        state.save(tmp)
+        tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(tmp))
+
+
+def capacity_trainable(config: dict[str, Any]) -> None:
+    """One capacity trial: a GPT memorizing one random data set (seed 002)."""
+    torch.set_num_threads(_threads())
+    cfg = TrainConfig.from_dict(config)
+    resume = None
+    if checkpoint := tune.get_checkpoint():
+        with checkpoint.as_directory() as d:
+            resume = TrainState.load(d)
+    train(cfg, report=_tune_report, resume=resume, device=_device())
