@@ -12,6 +12,7 @@ print(train(TrainConfig(max_steps=500)))"
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import time
@@ -217,8 +218,9 @@ def train(
         loss_steps = 0
         due = cfg.checkpoint_every and state.step % cfg.checkpoint_every == 0 and not stop_reason
         if due:
-            state.model = {k: v.cpu() for k, v in model.state_dict().items()}
-            state.optimizer = opt.state_dict()
+            # copies, not views: the caller may keep the state while training goes on
+            state.model = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+            state.optimizer = copy.deepcopy(opt.state_dict())
         report(metrics, state if due else None)
         if stop_reason:
             break
@@ -231,8 +233,8 @@ def _stop_reason(cfg: TrainConfig, state: TrainState, summary: dict[str, float])
         or summary["excess_bits_per_token"] <= cfg.target_excess_bits
     ):
         return "converged"
-    if state.step - state.progress_step >= cfg.patience:
-        return "plateau"
     if state.step >= cfg.max_steps:
         return "max_steps"
+    if state.step - state.progress_step >= cfg.patience:
+        return "plateau"
     return ""

@@ -1,0 +1,88 @@
+"""Bad input: one line naming what is wrong and what is allowed, exit code 2, no traceback."""
+
+import pandas as pd
+import pytest
+from conftest import run_py
+
+from memtune.config import ConfigError, ModelConfig, TrainConfig
+from memtune.sweep import Grid, Sweep, expand
+
+
+def assert_one_line_error(proc, *words):
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    for w in words:
+        assert w in lines[0], lines[0]
+
+
+def test_unknown_preset():
+    proc = run_py("sweeps/capacity.py", "--preset", "giant")
+    assert_one_line_error(proc, "--preset", "giant", "smoke", "default", "cpu", "paper")
+
+
+def test_analysis_of_a_missing_path(tmp_path):
+    proc = run_py("-m", "analysis.capacity", str(tmp_path / "nope"))
+    assert_one_line_error(proc, "does not exist")
+
+
+def test_analysis_of_a_folder_without_an_experiment(tmp_path):
+    proc = run_py("-m", "analysis.capacity", str(tmp_path))
+    assert_one_line_error(proc, "holds no Tune experiment")
+
+
+def test_analysis_of_a_table_with_missing_columns(tmp_path):
+    p = tmp_path / "t.csv"
+    pd.DataFrame({"n_params": [1, 2]}).to_csv(p, index=False)
+    proc = run_py("-m", "analysis.capacity", str(p))
+    assert_one_line_error(proc, "lacks column(s)", "model.name", "bits_memorized_best")
+
+
+def test_resume_without_an_experiment(tmp_path):
+    proc = run_py("sweeps/capacity.py", "--resume", "--storage-path", str(tmp_path))
+    assert_one_line_error(proc, "--resume", "no capacity experiment")
+
+
+def test_bad_preset_values_fail_before_ray_starts(tmp_path):
+    script = tmp_path / "bad_sweep.py"
+    script.write_text(
+        "import sys\n"
+        "from memtune.cli import run_cli\n"
+        "from memtune.config import TrainConfig\n"
+        "from memtune.sweep import Grid, Sweep, run_sweep\n"
+        "bad = Sweep(TrainConfig(), {'model': {'d_model': Grid([30]), 'n_head': 4}})\n"
+        "run_cli(lambda a: run_sweep('bad', {'default': bad}, print, None, a), sys.argv[1:])\n"
+    )
+    proc = run_py(str(script), "--storage-path", str(tmp_path / "store"))
+    assert_one_line_error(proc, "model.d_model (30)", "model.n_head (4)")
+    assert not (tmp_path / "store").exists()
+
+
+@pytest.mark.parametrize(
+    "space, words",
+    [
+        ({"seed": Grid([])}, ["grid axis seed is empty"]),
+        ({"data": {"n_seqs": Grid([8, 0])}}, ["data.n_seqs", ">= 1"]),
+        ({"model": {"n_head": Grid([3])}}, ["divisible"]),
+        ({"model": Grid([{"name": "x", "widht": 3}])}, ["model.widht"]),
+    ],
+)
+def test_grid_validation(space, words):
+    with pytest.raises(ConfigError) as e:
+        expand(Sweep(TrainConfig(), space))
+    for w in words:
+        assert w in str(e.value)
+
+
+def test_grid_expands_to_the_cartesian_product():
+    sweep = Sweep(
+        TrainConfig(),
+        {"model": Grid([vars(ModelConfig.preset("cpu-xs"))]), "data": {"n_seqs": Grid([1, 2, 3])},
+         "seed": Grid([0, 1])},
+    )  # fmt: skip
+    configs = expand(sweep)
+    assert len(configs) == 6
+    assert {(c["data"]["n_seqs"], c["seed"]) for c in configs} == {
+        (n, s) for n in (1, 2, 3) for s in (0, 1)
+    }

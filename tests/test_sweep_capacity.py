@@ -1,0 +1,73 @@
+"""The capacity sweep for real: Ray Tune on loopback, TensorBoard files, fresh-process analysis."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import run_py
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    storage = tmp_path_factory.mktemp("results")
+    proc = run_py("sweeps/capacity.py", "--preset", "smoke", "--storage-path", str(storage),
+                  "--name", "capacity_smoke_test")  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return storage / "capacity_smoke_test", proc.stdout
+
+
+def test_sweep_prints_the_fit_and_where_results_are(smoke):
+    path, out = smoke
+    assert "bits per parameter =" in out and "R2 =" in out
+    assert f"tensorboard --logdir {path}" in out
+    for name in ["bits_vs_dataset.png", "capacity_vs_params.png", "bits_per_param.png"]:
+        assert (path / "analysis" / name).stat().st_size > 10_000
+
+
+def test_every_grid_point_ran_once(smoke):
+    path, _ = smoke
+    table = pd.read_parquet(path / "analysis" / "table.parquet")
+    assert len(table) == 4
+    assert set(zip(table["model.name"], table["data.n_seqs"], strict=True)) == {
+        ("cpu-xxs", 16), ("cpu-xs", 16), ("cpu-xxs", 64), ("cpu-xs", 64)
+    }  # fmt: skip
+    assert (table["status"] == "TERMINATED").all()
+    assert set(table["n_params"]) == {1440, 2736}
+    # a metric bug (nats, the first token, the floor) would break these identities
+    assert (table["bits_total"] == table["data.n_seqs"] * 64).all()
+    assert (table["bits_memorized_best"] <= table["bits_achievable"] + 1e-6).all()
+
+
+def test_tensorboard_event_files_read_back_with_tensorboards_reader(smoke):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    path, _ = smoke
+    events = sorted(path.glob("*/events.out.tfevents.*"))
+    assert len(events) == 4
+    acc = EventAccumulator(str(events[0].parent))
+    acc.Reload()
+    tags = acc.Tags()["scalars"]
+    assert "ray/tune/bits_memorized" in tags
+    steps = [e.step for e in acc.Scalars("ray/tune/bits_memorized")]
+    assert steps == [1, 2, 3]  # eval_every 100 over 300 steps
+
+
+def test_analysis_in_a_fresh_process_reproduces_the_sweeps_summary(smoke, tmp_path):
+    path, _ = smoke
+    proc = run_py("-m", "analysis.capacity", str(path), "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    again = json.loads((tmp_path / "summary.json").read_text())
+    first = json.loads((path / "analysis" / "summary.json").read_text())
+    assert again["bits_per_param"] == first["bits_per_param"]
+    assert again["n_trials"] == 4
+
+
+def test_analysis_of_a_plain_table(smoke, tmp_path):
+    path, _ = smoke
+    csv = Path(path / "analysis" / "table.csv")
+    proc = run_py("-m", "analysis.capacity", str(csv), "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert "bits per parameter" in proc.stdout

@@ -1,0 +1,131 @@
+"""The plain-torch loop: memorizes, stops for the right reason, resumes exactly."""
+
+import copy
+
+import pytest
+import torch
+
+from memtune.config import DataConfig, ModelConfig, OptimConfig, TrainConfig
+from memtune.datasets import make_random_sequences, with_bos
+from memtune.models import build_model
+from memtune.train import BatchOrder, TrainState, lr_at, train
+
+TINY = TrainConfig(
+    model=ModelConfig.preset("nano"),
+    data=DataConfig(n_seqs=8, seq_len=32),
+    optim=OptimConfig(batch_size=0, lr=1e-2, warmup_steps=20),
+    max_steps=1000,
+    eval_every=50,
+    target_efficiency=0.995,
+)
+
+
+def test_same_seed_same_data_and_different_sizes_are_independent():
+    a = make_random_sequences(DataConfig(n_seqs=16), seed=1)
+    assert torch.equal(a, make_random_sequences(DataConfig(n_seqs=16), seed=1))
+    assert not torch.equal(a, make_random_sequences(DataConfig(n_seqs=16), seed=2))
+    assert not torch.equal(a[:8], make_random_sequences(DataConfig(n_seqs=8), seed=1))
+    assert a.shape == (16, 64) and set(a.unique().tolist()) <= {0, 1}
+
+
+def test_bos_shifts_inputs():
+    data = torch.tensor([[1, 0, 1]])
+    assert with_bos(data, 2).tolist() == [[2, 1, 0]]
+
+
+def test_model_is_causal():
+    m = build_model(ModelConfig.preset("cpu-s"), 2, 16).eval()
+    x = torch.randint(0, 3, (2, 16))
+    y = x.clone()
+    y[:, 10:] = 2 - y[:, 10:]
+    with torch.no_grad():
+        torch.testing.assert_close(m(x)[:, :10], m(y)[:, :10])
+
+
+def test_rope_model_runs_and_is_causal():
+    m = build_model(ModelConfig(d_model=16, n_head=2, n_layer=1, pos_emb="rope"), 2, 16).eval()
+    x = torch.randint(0, 3, (2, 16))
+    y = x.clone()
+    y[:, 8:] = 2 - y[:, 8:]
+    with torch.no_grad():
+        torch.testing.assert_close(m(x)[:, :8], m(y)[:, :8])
+
+
+def test_tiny_model_memorizes_8_sequences():
+    records = []
+    final = train(TINY, report=lambda m, s: records.append(m))
+    assert final["stop_reason"] == "converged"
+    assert final["efficiency"] >= 0.95
+    assert final["seqs_memorized"] == 8
+    assert final["bits_achievable"] == 8 * (32 - 3)
+    assert records[-1] == final
+    assert [r["step"] for r in records] == list(range(50, final["step"] + 1, 50))
+
+
+def test_same_config_gives_the_same_metrics():
+    cfg = TrainConfig(**{**TINY.__dict__, "max_steps": 100})
+    a, b = train(cfg), train(cfg)
+    for timing in ["train_seconds", "eval_seconds"]:
+        del a[timing], b[timing]
+    assert a == b
+
+
+def test_resume_from_a_checkpoint_matches_an_uninterrupted_run():
+    cfg = TrainConfig(
+        model=ModelConfig.preset("cpu-xxs"),
+        data=DataConfig(n_seqs=40, seq_len=16),
+        optim=OptimConfig(batch_size=16),  # minibatches: the batch order must resume too
+        max_steps=300,
+        eval_every=50,
+        checkpoint_every=100,
+    )
+    saved = {}
+
+    def keep(metrics, state):
+        if state is not None:
+            saved[state.step] = copy.deepcopy(state)
+
+    full = train(cfg, report=keep)
+    assert sorted(saved) == [100, 200]
+    resumed_records = []
+    resumed = train(cfg, report=lambda m, s: resumed_records.append(m), resume=saved[100])
+    assert resumed_records[0]["step"] == 150
+    for k in ["bits_memorized", "bits_memorized_best", "step", "tokens_seen", "train_loss"]:
+        assert resumed[k] == full[k], k
+
+
+def test_state_round_trips_through_a_directory(tmp_path):
+    st = TrainState(step=7, best_bits=3.0, model={"w": torch.ones(2)})
+    st.save(str(tmp_path))
+    back = TrainState.load(str(tmp_path))
+    assert back.step == 7 and torch.equal(back.model["w"], torch.ones(2))
+
+
+def test_plateau_stops_a_model_that_cannot_learn():
+    cfg = TrainConfig(
+        model=ModelConfig.preset("cpu-xxs"),
+        data=DataConfig(n_seqs=64, seq_len=16),
+        optim=OptimConfig(lr=1e-9, warmup_steps=0),
+        max_steps=1000,
+        eval_every=20,
+        patience=100,
+    )
+    final = train(cfg)
+    assert final["stop_reason"] == "plateau"
+    assert final["step"] < 1000
+
+
+def test_lr_schedule_warms_up_then_decays_with_restarts():
+    o = OptimConfig(warmup_steps=10, n_cycles=2, min_lr_frac=0.1)
+    assert lr_at(0, 1.0, o, 110) == pytest.approx(0.1)
+    assert lr_at(9, 1.0, o, 110) == pytest.approx(1.0)
+    assert lr_at(10, 1.0, o, 110) == pytest.approx(1.0)
+    assert lr_at(59, 1.0, o, 110) == pytest.approx(0.1, abs=0.01)
+    assert lr_at(60, 1.0, o, 110) == pytest.approx(1.0)  # hard restart
+
+
+def test_batch_order_is_a_permutation_per_epoch():
+    order = BatchOrder(10, 5, seed=0)
+    epoch = torch.cat([order(0), order(1)])
+    assert sorted(epoch.tolist()) == list(range(10))
+    assert BatchOrder(10, 0, seed=0)(3) is None
