@@ -21,7 +21,7 @@ def _models_by_size(df: pd.DataFrame) -> list[str]:
 def plot_bits_vs_dataset(df: pd.DataFrame, cap: pd.DataFrame, seq_len: int) -> plt.Figure:
     """Memorized bits vs dataset size per model, with each model's capacity as a dashed line."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    n = np.unique(np.geomspace(1, df["data.n_seqs"].max() * 1.2, 200).round())
+    n = np.unique(np.geomspace(1, df["data.n_seqs"].max() * 1.5, 200).round())
     ax.plot(n, n * (seq_len - np.log2(n)), color="0.6", lw=1, label="achievable N(T - log2 N)")
     colors = plt.cm.viridis(np.linspace(0, 0.9, df["model.name"].nunique()))
     for color, name in zip(colors, _models_by_size(df), strict=False):
@@ -33,6 +33,7 @@ def plot_bits_vs_dataset(df: pd.DataFrame, cap: pd.DataFrame, seq_len: int) -> p
         c = cap.loc[cap["model.name"] == name, "capacity_bits"].mean()
         ax.axhline(c, color=color, ls="--", lw=0.8)
     ax.set_xscale("log", base=2)
+    ax.set_xlim(df["data.n_seqs"].min() / 1.5, df["data.n_seqs"].max() * 1.5)
     ax.set_yscale("log")
     ax.set_ylim(bottom=max(1.0, df["bits_memorized_best"].clip(lower=1).min() / 2))
     ax.set_xlabel("dataset size N (sequences)")

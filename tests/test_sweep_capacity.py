@@ -71,3 +71,29 @@ def test_analysis_of_a_plain_table(smoke, tmp_path):
     proc = run_py("-m", "analysis.capacity", str(csv), "--out", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     assert "bits per parameter" in proc.stdout
+
+
+def test_errored_trials_are_named_and_the_rest_analysed(tmp_path):
+    script = tmp_path / "flaky.py"
+    script.write_text(
+        "import sys\n"
+        "from memtune.cli import run_cli\n"
+        "from memtune.sweep import Grid, Sweep, run_sweep\n"
+        "from memtune.trainables import capacity_trainable\n"
+        "from analysis.capacity import analyze_experiment\n"
+        "sys.path.insert(0, 'sweeps')\n"
+        "from capacity import PRESETS\n"
+        "smoke = PRESETS['smoke']\n"
+        "flaky = Sweep(smoke.base, {**smoke.space, 'data': {'n_seqs': 16}, 'seed': Grid([0, 1])})\n"
+        "def trainable(config):\n"
+        "    if config['seed'] == 1:\n"
+        "        raise RuntimeError('injected failure')\n"
+        "    capacity_trainable(config)\n"
+        "run_cli(lambda a: run_sweep('flaky', {'default': flaky}, trainable,\n"
+        "                            analyze_experiment, a), sys.argv[1:])\n"
+    )
+    proc = run_py(str(script), "--storage-path", str(tmp_path / "store"), "--max-failures", "0")
+    assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]
+    errored = [ln for ln in proc.stdout.splitlines() if "ERRORED" in ln]
+    assert len(errored) == 2 and all("seed=1" in ln and "injected failure" in ln for ln in errored)
+    assert "capacity fit over 2 (model, seed) points from 2 trials" in proc.stdout
