@@ -8,6 +8,8 @@ never writes into the experiment.
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 from pathlib import Path
 
@@ -48,6 +50,8 @@ def load_experiment(path: str | os.PathLike) -> pd.DataFrame:
         raise UsageError(f"{p} holds no Tune experiment (no experiment_state-*.json)")
     from ray.tune import ExperimentAnalysis
 
+    # Tune logs unreadable trials as multi-line warnings; _check_trial_files names them instead
+    logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
     try:
         ea = ExperimentAnalysis(str(p))
         df = ea.dataframe()
@@ -55,6 +59,8 @@ def load_experiment(path: str | os.PathLike) -> pd.DataFrame:
         raise UsageError(f"cannot read experiment {p}: {type(e).__name__}: {e}") from None
     if df.empty or "trial_id" not in df:
         raise UsageError(f"experiment {p} has no reported results yet")
+    for t in ea.trials:
+        _check_trial_files(Path(t.path))
     status = {t.trial_id: t.status for t in ea.trials}
     df["status"] = df["trial_id"].map(status)
     df = df.rename(
@@ -63,6 +69,25 @@ def load_experiment(path: str | os.PathLike) -> pd.DataFrame:
         )
     )
     return df.reset_index(drop=True)
+
+
+def _check_trial_files(trial_dir: Path) -> None:
+    """Refuse a half-written trial rather than fit numbers that may be stale or partial."""
+    if not trial_dir.is_dir():
+        return  # never started here (or stored remotely): Tune's state is all there is
+    name = trial_dir.name
+    if not (trial_dir / "params.json").is_file():
+        raise UsageError(f"trial {name} has no params.json: the experiment is incomplete")
+    result = trial_dir / "result.json"
+    if result.is_file():
+        for i, line in enumerate(result.read_text().splitlines(), 1):
+            try:
+                json.loads(line)
+            except json.JSONDecodeError:
+                raise UsageError(
+                    f"trial {name}: result.json line {i} is truncated or corrupted; "
+                    "resume the sweep (--resume) or remove the trial folder"
+                ) from None
 
 
 def require_columns(df: pd.DataFrame, columns: list[str], what: str) -> None:

@@ -1,0 +1,149 @@
+"""How close memtune runs to the machine's limit: ratios measured in one run, not absolute times.
+
+    python benchmarks/run.py                 # full: default capacity preset, ~8 minutes
+    python benchmarks/run.py --quick         # smoke preset and short loops, ~1.5 minutes
+
+Prints a table and writes benchmarks/latest.json (or --out). Ratios:
+- trainer throughput: tokens/s of memtune's train() (metrics at the default interval included)
+  over a bare torch loop on the same model, data, batches and optimizer with no metrics;
+- evaluation share: seconds computing memorization metrics / trial seconds, default interval;
+- sweep efficiency: sum of trial training seconds / (wall seconds x CPUs), for the whole
+  command and for Tune's part of it (the rest is interpreter, import and Ray start-up);
+- start-up: seconds from launching `python sweeps/capacity.py` to the first trial training.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from memtune.config import DataConfig, ModelConfig, OptimConfig, TrainConfig  # noqa: E402
+from memtune.datasets import make_random_sequences, with_bos  # noqa: E402
+from memtune.models import build_model  # noqa: E402
+from memtune.train import BatchOrder, lr_at, make_optimizer, train  # noqa: E402
+
+
+def bare_loop_seconds(cfg: TrainConfig) -> float:
+    """The same training as ``train(cfg)`` with nothing but forward, backward, clip and step."""
+    torch.manual_seed(cfg.seed)
+    data = make_random_sequences(cfg.data, cfg.seed)
+    model = build_model(cfg.model, cfg.data.vocab_size, cfg.data.seq_len)
+    inputs = with_bos(data, model.bos_id)
+    peak = cfg.optim.peak_lr(cfg.model.d_model)
+    opt = make_optimizer(model, cfg.optim, peak)
+    order = BatchOrder(cfg.data.n_seqs, cfg.optim.batch_size, cfg.seed)
+    t0 = time.perf_counter()
+    for step in range(cfg.max_steps):
+        idx = order(step)
+        x, y = (inputs, data) if idx is None else (inputs[idx], data[idx])
+        logits = model(x)
+        loss = F.cross_entropy(logits.view(-1, logits.size(-1)), y.view(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip, foreach=True)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, peak, cfg.optim, cfg.max_steps)
+        opt.step()
+    return time.perf_counter() - t0
+
+
+def trainer_ratios(model: str, steps: int, eval_every: int, repeats: int) -> dict[str, float]:
+    """memtune vs bare loop on one model, alternating runs and keeping the best of each."""
+    cfg = TrainConfig(
+        model=ModelConfig.preset(model),
+        data=DataConfig(n_seqs=512),
+        optim=OptimConfig(batch_size=128),
+        max_steps=steps,
+        eval_every=eval_every,
+        patience=10**9,
+        target_efficiency=1.0,
+        target_excess_bits=0.0,
+    )
+    bare, ours, share = [], [], []
+    for _ in range(repeats):
+        bare.append(bare_loop_seconds(cfg))
+        t0 = time.perf_counter()
+        m = train(cfg)
+        ours.append(time.perf_counter() - t0)
+        share.append(m["eval_seconds"] / (m["train_seconds"] + m["eval_seconds"]))
+    tokens = steps * 128 * cfg.data.seq_len
+    return {
+        "throughput_ratio": min(bare) / min(ours),
+        "eval_share": min(share),
+        "bare_tokens_per_s": tokens / min(bare),
+    }
+
+
+def sweep_ratios(preset: str) -> dict[str, float]:
+    """Run a capacity preset as a user would and relate trial seconds to wall seconds."""
+    import pandas as pd
+
+    cpus = os.cpu_count() or 1
+    with tempfile.TemporaryDirectory() as tmp:
+        t_launch = time.time()
+        proc = subprocess.run(
+            [sys.executable, str(ROOT / "sweeps" / "capacity.py"), "--preset", preset,
+             "--storage-path", tmp, "--name", "bench", "--no-analysis"],
+            capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )  # fmt: skip
+        wall = time.time() - t_launch
+        if proc.returncode != 0:
+            raise SystemExit(f"sweep failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+        from analysis.load import load_experiment
+
+        df = load_experiment(Path(tmp) / "bench")
+    busy = float(df["train_seconds"].sum() + df["eval_seconds"].sum())
+    starts = pd.to_numeric(df["timestamp"]) - df["time_total_s"]
+    first_start = float(starts.min())
+    tune_wall = float(pd.to_numeric(df["timestamp"]).max() - first_start)
+    return {
+        f"sweep_efficiency_{preset}": busy / (wall * cpus),
+        f"sweep_efficiency_{preset}_tune_only": busy / (tune_wall * cpus),
+        f"startup_seconds_{preset}": first_start - t_launch,
+        f"wall_seconds_{preset}": wall,
+    }
+
+
+TARGETS = {
+    "throughput_ratio": ">= 0.95",
+    "eval_share": "<= 0.05",
+    "sweep_efficiency": ">= 0.90",
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="tiny version (tests use it)")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "latest.json"))
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    steps, repeats = (100, 1) if args.quick else (1000, 2)
+    results: dict[str, float] = {}
+    for model in ["cpu-xxs", "nano"]:
+        for k, v in trainer_ratios(model, steps, eval_every=250, repeats=repeats).items():
+            results[f"{k}_{model}"] = v
+    results.update(sweep_ratios("smoke" if args.quick else "default"))
+    print(f"{'ratio':<42}{'value':>10}  target")
+    for k, v in results.items():
+        target = next((t for prefix, t in TARGETS.items() if k.startswith(prefix)), "")
+        if "tokens_per_s" in k or "wall_seconds" in k:
+            continue  # absolute figures go to the JSON only
+        print(f"{k:<42}{v:>10.3f}  {target}")
+    Path(args.out).write_text(json.dumps(results, indent=2))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,25 @@
+"""The benchmark script runs in its tiny form and measures every ratio, so it cannot rot."""
+
+import json
+import math
+
+import pytest
+from conftest import run_py
+
+pytestmark = pytest.mark.slow
+
+
+def test_quick_benchmark_reports_every_ratio(tmp_path):
+    out = tmp_path / "bench.json"
+    proc = run_py("benchmarks/run.py", "--quick", "--out", str(out))
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    r = json.loads(out.read_text())
+    for key in [
+        "throughput_ratio_cpu-xxs", "throughput_ratio_nano", "eval_share_cpu-xxs",
+        "sweep_efficiency_smoke", "sweep_efficiency_smoke_tune_only", "startup_seconds_smoke",
+    ]:  # fmt: skip
+        assert math.isfinite(r[key]) and r[key] > 0, key
+    assert 0.3 < r["throughput_ratio_cpu-xxs"] < 3  # same work in both loops
+    assert r["eval_share_cpu-xxs"] < 0.5
+    assert r["sweep_efficiency_smoke"] < r["sweep_efficiency_smoke_tune_only"] <= 1.05
+    assert "throughput_ratio_nano" in proc.stdout
