@@ -45,6 +45,8 @@ class TrainState:
     best_step: int = 0
     progress_bits: float = -math.inf  # best bits when patience was last reset
     progress_step: int = 0
+    stop_reason: str = ""  # set in the final checkpoint: a restored finished run does not train
+    final_metrics: dict[str, Any] = field(default_factory=dict)
     model: dict[str, Any] = field(default_factory=dict)
     optimizer: dict[str, Any] = field(default_factory=dict)
 
@@ -133,13 +135,19 @@ def train(
     Args:
         cfg: the trial's configuration.
         report: called as report(metrics, state) after each evaluation; state is not None when a
-            checkpoint is due (every ``checkpoint_every`` steps) so the caller can persist it.
+            checkpoint is due (every ``checkpoint_every`` steps, and at the end) so the caller can
+            persist it.
         resume: a state from ``TrainState.load`` to continue from.
         device: where to train ("cpu", "cuda", "cuda:1", ...).
     Returns:
         the last reported metrics, with ``stop_reason``.
     """
     report = report or (lambda metrics, state: None)
+    if resume is not None and resume.stop_reason:
+        # Tune snapshots its experiment state every few seconds, so after a driver crash it can
+        # restart a trial that had already finished; its final checkpoint says so.
+        report(resume.final_metrics, None)
+        return resume.final_metrics
     torch.manual_seed(cfg.seed)
     data = make_random_sequences(cfg.data, cfg.seed)  # (N, T)
     model = build_model(cfg.model, vocab_size=cfg.data.vocab_size, block_size=cfg.data.seq_len)
@@ -216,8 +224,9 @@ def train(
             metrics["stop_reason"] = stop_reason
         loss_sum.zero_()
         loss_steps = 0
-        due = cfg.checkpoint_every and state.step % cfg.checkpoint_every == 0 and not stop_reason
+        due = cfg.checkpoint_every and (state.step % cfg.checkpoint_every == 0 or stop_reason)
         if due:
+            state.stop_reason, state.final_metrics = stop_reason, metrics
             # copies, not views: the caller may keep the state while training goes on
             state.model = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
             state.optimizer = copy.deepcopy(opt.state_dict())

@@ -78,7 +78,7 @@ def test_driver_killed_mid_sweep_resumes_without_rerunning_finished_trials(tmp_p
 
     wait_for(one_done_one_checkpointed, 240, proc)
     kill_session(proc)
-    before = {d.name: (d / "result.json").read_text() for d in trial_dirs(exp)}
+    before = {d.name: (d / "result.json").read_text() for d in trial_dirs(exp) if results(d)}
     done_before = [n for n in before if finished(results(exp / n))]
     assert done_before and len(done_before) < 4
 
@@ -92,15 +92,22 @@ def test_driver_killed_mid_sweep_resumes_without_rerunning_finished_trials(tmp_p
     )  # every (config, seed) exactly once
     assert (table["step"] == 2000).all()
     for name in done_before:  # a finished trial did not train again
-        assert (exp / name / "result.json").read_text() == before[name]
+        old = before[name].splitlines()
+        new = (exp / name / "result.json").read_text().splitlines()
+        assert new[: len(old)] == old
+        # Tune may not have snapshotted it as finished before the kill: then it is restored
+        # from its final checkpoint and re-reports its final result without training
+        assert all(json.loads(ln)["step"] == 2000 for ln in new[len(old) :])
     restarted = 0
     for d in trial_dirs(exp):
         rs = results(d)
         resumed = [
             r for r in rs if r["iterations_since_restore"] == 1 and r["training_iteration"] > 1
         ]
-        for r in resumed:  # continued from its checkpoint, not from step 0
-            assert r["step"] > 100 and r["step"] % 400 == 100, r["step"]
+        for r in resumed:
+            if r["step"] == 2000:  # restored from its final checkpoint: re-reported, no training
+                continue
+            assert r["step"] > 100 and r["step"] % 400 == 100, r["step"]  # not from step 0
             restarted += 1
     assert restarted >= 1
     print(f"finished before kill: {len(done_before)}, resumed from checkpoint: {restarted}")

@@ -86,12 +86,16 @@ def test_resume_from_a_checkpoint_matches_an_uninterrupted_run():
             saved[state.step] = copy.deepcopy(state)
 
     full = train(cfg, report=keep)
-    assert sorted(saved) == [100, 200]
+    assert sorted(saved) == [100, 200, 300]  # the last one is the final state
+    assert saved[300].stop_reason == "max_steps" and not saved[200].stop_reason
     resumed_records = []
     resumed = train(cfg, report=lambda m, s: resumed_records.append(m), resume=saved[100])
     assert resumed_records[0]["step"] == 150
     for k in ["bits_memorized", "bits_memorized_best", "step", "tokens_seen", "train_loss"]:
         assert resumed[k] == full[k], k
+    again = []
+    assert train(cfg, report=lambda m, s: again.append(m), resume=saved[300]) == full
+    assert again == [full]  # a finished run restored by Tune re-reports, it does not train
 
 
 def test_state_round_trips_through_a_directory(tmp_path):
