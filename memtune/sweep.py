@@ -221,6 +221,8 @@ def run_sweep(
     sweep = presets[args.preset]
     configs = expand(sweep)
     storage = _storage(args.storage_path)
+    if not _is_uri(storage) and Path(storage).exists() and not Path(storage).is_dir():
+        raise UsageError(f"--storage-path {storage} is not a directory")
     if args.resume:
         path = _find_experiment(storage, args.name, name)
     else:

@@ -26,6 +26,16 @@ def run_py(
     )
 
 
+@pytest.fixture(scope="session")
+def smoke(tmp_path_factory):
+    """One real smoke capacity sweep per test session: (experiment path, its stdout)."""
+    storage = tmp_path_factory.mktemp("results")
+    proc = run_py("sweeps/capacity.py", "--preset", "smoke", "--storage-path", str(storage),
+                  "--name", "capacity_smoke_test")  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return storage / "capacity_smoke_test", proc.stdout
+
+
 @pytest.fixture(autouse=True)
 def _one_thread():
     import torch

@@ -1,5 +1,7 @@
 """Bad input: one line naming what is wrong and what is allowed, exit code 2, no traceback."""
 
+import shutil
+
 import pandas as pd
 import pytest
 from conftest import run_py
@@ -86,3 +88,77 @@ def test_grid_expands_to_the_cartesian_product():
     assert {(c["data"]["n_seqs"], c["seed"]) for c in configs} == {
         (n, s) for n in (1, 2, 3) for s in (0, 1)
     }
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--max-concurrent", "0"], ["--max-concurrent must be >= 1"]),
+        (["--cpus-per-trial", "0"], ["--cpus-per-trial must be > 0"]),
+        (["--gpus-per-trial", "-1"], ["--gpus-per-trial must be >= 0"]),
+        (["--retry-errored"], ["--retry-errored goes with --resume"]),
+        (["--name", "a/b"], ["--name must be", "without '/'"]),
+        (["--max-concurrent", "two"], ["--max-concurrent", "invalid int value"]),
+    ],
+)
+def test_bad_sweep_flags(args, words, tmp_path):
+    proc = run_py("sweeps/capacity.py", "--storage-path", str(tmp_path), *args)
+    assert_one_line_error(proc, *words)
+
+
+@pytest.mark.slow
+def test_an_existing_experiment_is_never_overwritten(smoke):
+    path, _ = smoke
+    before = sorted((p, p.stat().st_mtime_ns) for p in path.rglob("*") if p.is_file())
+    proc = run_py("sweeps/capacity.py", "--preset", "smoke", "--storage-path", str(path.parent),
+                  "--name", path.name)  # fmt: skip
+    assert_one_line_error(proc, "exists", "--resume")
+    assert sorted((p, p.stat().st_mtime_ns) for p in path.rglob("*") if p.is_file()) == before
+
+
+def _corrupt_copy(src, dst, how):
+    shutil.copytree(src, dst)
+    trial = sorted(dst.glob("capacity_*"))[0]
+    if how == "truncated result.json":
+        text = (trial / "result.json").read_text()
+        (trial / "result.json").write_text(text[: len(text) // 2])
+    elif how == "missing params":
+        (trial / "params.json").unlink()
+    elif how == "corrupted experiment state":
+        for f in dst.glob("experiment_state-*.json"):
+            f.write_text('{"trial_data": [')
+    return trial.name
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "how, words",
+    [
+        ("truncated result.json", ["result.json line 2 is truncated or corrupted", "--resume"]),
+        ("missing params", ["has no params.json", "incomplete"]),
+        ("corrupted experiment state", ["cannot read experiment", "JSONDecodeError"]),
+    ],
+)
+def test_half_written_or_corrupted_experiments(smoke, tmp_path, how, words):
+    path, _ = smoke
+    bad = tmp_path / "copy"
+    _corrupt_copy(path, bad, how)
+    proc = run_py("-m", "analysis.capacity", str(bad), "--out", str(tmp_path / "out"))
+    assert_one_line_error(proc, *words)
+
+
+def test_non_positive_values_in_a_table(tmp_path):
+    p = tmp_path / "t.csv"
+    pd.DataFrame(
+        {"model.name": ["a", "b"], "data.n_seqs": [8, 8], "seed": [0, 0], "n_params": [0, 10],
+         "bits_memorized_best": [1.0, 2.0], "bits_achievable": [5.0, 5.0], "seqs_memorized": [0, 0]}
+    ).to_csv(p, index=False)  # fmt: skip
+    proc = run_py("-m", "analysis.capacity", str(p))
+    assert_one_line_error(proc, "n_params and data.n_seqs must be > 0")
+
+
+def test_a_storage_path_that_is_a_file(tmp_path):
+    f = tmp_path / "file"
+    f.write_text("x")
+    proc = run_py("sweeps/capacity.py", "--preset", "smoke", "--storage-path", str(f))
+    assert_one_line_error(proc, "--storage-path", "not a directory")

@@ -10,15 +10,6 @@ from conftest import run_py
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def smoke(tmp_path_factory):
-    storage = tmp_path_factory.mktemp("results")
-    proc = run_py("sweeps/capacity.py", "--preset", "smoke", "--storage-path", str(storage),
-                  "--name", "capacity_smoke_test")  # fmt: skip
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return storage / "capacity_smoke_test", proc.stdout
-
-
 def test_sweep_prints_the_fit_and_where_results_are(smoke):
     path, out = smoke
     assert "bits per parameter =" in out and "R2 =" in out
