@@ -271,7 +271,10 @@ def run_sweep(
     )
     print(f"[memtune] TensorBoard: tensorboard --logdir {results.experiment_path}")
     for r in errored:
-        print(f"[memtune] ERRORED {Path(r.path).name}: {type(r.error).__name__}: {r.error}")
+        cause = getattr(r.error, "cause", None) or r.error  # unwrap RayTaskError
+        first = (str(cause).strip().splitlines() or [""])[0]
+        print(f"[memtune] ERRORED {Path(r.path).name}: {type(cause).__name__}: {first}")
+        print(f"[memtune]   traceback: {r.path}/error.txt")
     code = 1 if errored else 0
     if analyze is not None and not args.no_analysis and len(errored) < len(results):
         code = max(code, analyze(results.experiment_path))
