@@ -197,8 +197,9 @@ def train(
         )
         if summary["bits_memorized"] > state.best_bits:
             state.best_bits, state.best_step = summary["bits_memorized"], state.step
+        first = state.progress_bits == -math.inf
         gained = state.best_bits - state.progress_bits
-        if gained > cfg.min_improvement * max(abs(state.progress_bits), 1.0):
+        if first or gained > cfg.min_improvement * max(abs(state.progress_bits), 1.0):
             state.progress_bits, state.progress_step = state.best_bits, state.step
         stop_reason = _stop_reason(cfg, state, summary)
         t0 = time.perf_counter()

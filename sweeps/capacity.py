@@ -42,7 +42,7 @@ PRESETS = {
     ),
     "cpu": Sweep(
         base=TrainConfig(
-            optim=CPU_OPTIM, max_steps=10_000, eval_every=500, patience=4000, checkpoint_every=2500
+            optim=CPU_OPTIM, max_steps=6000, eval_every=500, patience=3000, checkpoint_every=2000
         ),
         # fewer points trained longer: these sizes bracket every model's knee (H(X) of 4K-32K
         # bits against capacities of ~2K-20K), and two seeds give each capacity an interval

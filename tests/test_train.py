@@ -119,6 +119,23 @@ def test_plateau_stops_a_model_that_cannot_learn():
     assert final["step"] < 1000
 
 
+def test_patience_does_not_stop_a_run_that_keeps_improving():
+    cfg = TrainConfig(
+        model=ModelConfig.preset("cpu-xxs"),
+        data=DataConfig(n_seqs=64, seq_len=16),
+        optim=OptimConfig(lr_scale=0.6, warmup_steps=0),
+        max_steps=400,
+        eval_every=20,
+        patience=100,
+        min_improvement=0.0,
+    )
+    records = []
+    final = train(cfg, report=lambda m, s: records.append(m))
+    bests = [r["bits_memorized_best"] for r in records]
+    assert all(b > a for a, b in zip(bests[:-5], bests[5:], strict=True))  # still improving
+    assert final["stop_reason"] == "max_steps" and final["step"] == 400
+
+
 def test_lr_schedule_warms_up_then_decays_with_restarts():
     o = OptimConfig(warmup_steps=10, n_cycles=2, min_lr_frac=0.1)
     assert lr_at(0, 1.0, o, 110) == pytest.approx(0.1)
