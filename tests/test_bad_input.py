@@ -1,11 +1,15 @@
 """Bad input: one line naming what is wrong and what is allowed, exit code 2, no traceback."""
 
+import importlib.util
 import shutil
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
-from conftest import run_py
+from conftest import ROOT, run_py
 
+from analysis.capacity import main as analysis_main
+from memtune.cli import run_cli
 from memtune.config import ConfigError, ModelConfig, TrainConfig
 from memtune.sweep import Grid, Sweep, expand
 
@@ -19,6 +23,21 @@ def assert_one_line_error(proc, *words):
         assert w in lines[0], lines[0]
 
 
+def run_inproc(main, argv, capsys) -> SimpleNamespace:
+    """A CLI in this process (no interpreter start-up): its exit code and captured output."""
+    with pytest.raises(SystemExit) as e:
+        run_cli(main, argv)
+    out = capsys.readouterr()
+    return SimpleNamespace(returncode=e.value.code, stdout=out.out, stderr=out.err)
+
+
+def capacity_main():
+    spec = importlib.util.spec_from_file_location("capacity_sweep", ROOT / "sweeps/capacity.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
+
+
 def test_unknown_preset():
     proc = run_py("sweeps/capacity.py", "--preset", "giant")
     assert_one_line_error(proc, "--preset", "giant", "smoke", "default", "cpu", "paper")
@@ -29,20 +48,20 @@ def test_analysis_of_a_missing_path(tmp_path):
     assert_one_line_error(proc, "does not exist")
 
 
-def test_analysis_of_a_folder_without_an_experiment(tmp_path):
-    proc = run_py("-m", "analysis.capacity", str(tmp_path))
+def test_analysis_of_a_folder_without_an_experiment(tmp_path, capsys):
+    proc = run_inproc(analysis_main, [str(tmp_path)], capsys)
     assert_one_line_error(proc, "holds no Tune experiment")
 
 
-def test_analysis_of_a_table_with_missing_columns(tmp_path):
+def test_analysis_of_a_table_with_missing_columns(tmp_path, capsys):
     p = tmp_path / "t.csv"
     pd.DataFrame({"n_params": [1, 2]}).to_csv(p, index=False)
-    proc = run_py("-m", "analysis.capacity", str(p))
+    proc = run_inproc(analysis_main, [str(p)], capsys)
     assert_one_line_error(proc, "lacks column(s)", "model.name", "bits_memorized_best")
 
 
-def test_resume_without_an_experiment(tmp_path):
-    proc = run_py("sweeps/capacity.py", "--resume", "--storage-path", str(tmp_path))
+def test_resume_without_an_experiment(tmp_path, capsys):
+    proc = run_inproc(capacity_main(), ["--resume", "--storage-path", str(tmp_path)], capsys)
     assert_one_line_error(proc, "--resume", "no capacity experiment")
 
 
@@ -101,8 +120,8 @@ def test_grid_expands_to_the_cartesian_product():
         (["--max-concurrent", "two"], ["--max-concurrent", "invalid int value"]),
     ],
 )
-def test_bad_sweep_flags(args, words, tmp_path):
-    proc = run_py("sweeps/capacity.py", "--storage-path", str(tmp_path), *args)
+def test_bad_sweep_flags(args, words, tmp_path, capsys):
+    proc = run_inproc(capacity_main(), ["--storage-path", str(tmp_path), *args], capsys)
     assert_one_line_error(proc, *words)
 
 
@@ -139,26 +158,26 @@ def _corrupt_copy(src, dst, how):
         ("corrupted experiment state", ["cannot read experiment", "JSONDecodeError"]),
     ],
 )
-def test_half_written_or_corrupted_experiments(smoke, tmp_path, how, words):
+def test_half_written_or_corrupted_experiments(smoke, tmp_path, how, words, capsys):
     path, _ = smoke
     bad = tmp_path / "copy"
     _corrupt_copy(path, bad, how)
-    proc = run_py("-m", "analysis.capacity", str(bad), "--out", str(tmp_path / "out"))
+    proc = run_inproc(analysis_main, [str(bad), "--out", str(tmp_path / "out")], capsys)
     assert_one_line_error(proc, *words)
 
 
-def test_non_positive_values_in_a_table(tmp_path):
+def test_non_positive_values_in_a_table(tmp_path, capsys):
     p = tmp_path / "t.csv"
     pd.DataFrame(
         {"model.name": ["a", "b"], "data.n_seqs": [8, 8], "seed": [0, 0], "n_params": [0, 10],
          "bits_memorized_best": [1.0, 2.0], "bits_achievable": [5.0, 5.0], "seqs_memorized": [0, 0]}
     ).to_csv(p, index=False)  # fmt: skip
-    proc = run_py("-m", "analysis.capacity", str(p))
+    proc = run_inproc(analysis_main, [str(p)], capsys)
     assert_one_line_error(proc, "n_params and data.n_seqs must be > 0")
 
 
-def test_a_storage_path_that_is_a_file(tmp_path):
+def test_a_storage_path_that_is_a_file(tmp_path, capsys):
     f = tmp_path / "file"
     f.write_text("x")
-    proc = run_py("sweeps/capacity.py", "--preset", "smoke", "--storage-path", str(f))
+    proc = run_inproc(capacity_main(), ["--preset", "smoke", "--storage-path", str(f)], capsys)
     assert_one_line_error(proc, "--storage-path", "not a directory")
