@@ -93,11 +93,18 @@ def summarize(df: pd.DataFrame, cap: pd.DataFrame, models: pd.DataFrame, fit: Fi
     warnings = []
     if fit.n_points < 4:
         warnings.append(f"fit rests on {fit.n_points} points; intervals are wide")
-    if not cap["plateau_reached"].all():
-        low = sorted(set(cap.loc[~cap["plateau_reached"], "model.name"]))
+    largest = df.groupby(["model.name", "seed"])["data.n_seqs"].max()
+    for _, row in cap[~cap["plateau_reached"]].iterrows():
+        at_largest = row["n_seqs_at_capacity"] == largest[(row["model.name"], row["seed"])]
+        why = (
+            "add larger n_seqs"
+            if at_largest
+            else "larger data sets stored fewer bits, so their runs were too short (more steps)"
+        )
         warnings.append(
-            f"no plateau for {', '.join(low)}: they memorized >= {PLATEAU_EFFICIENCY:.0%} of their "
-            "largest useful data set, so their capacity is a lower bound; add larger n_seqs"
+            f"no plateau for {row['model.name']} seed {row['seed']}: it memorized "
+            f"{row['efficiency_at_capacity']:.0%} of its best data set "
+            f"(N={row['n_seqs_at_capacity']}), so its capacity is a lower bound; {why}"
         )
     slope = fit.as_dict()
     return {
