@@ -129,7 +129,7 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "latest.json"))
     args = parser.parse_args()
     torch.set_num_threads(1)
-    steps, repeats = (100, 1) if args.quick else (1000, 2)
+    steps, repeats = (100, 1) if args.quick else (400, 3)
     results: dict[str, float] = {}
     for model in ["cpu-xxs", "nano"]:
         for k, v in trainer_ratios(model, steps, eval_every=250, repeats=repeats).items():

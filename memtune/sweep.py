@@ -260,7 +260,10 @@ def run_sweep(
                 name=Path(path).name,
                 storage_path=storage,
                 failure_config=tune.FailureConfig(max_failures=args.max_failures),
-                checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+                # keep 2: with 1, a trial can delete the checkpoint that the last experiment
+                # snapshot names before the next snapshot lands, and a driver killed in between
+                # cannot restore it (seen in tests/test_fault_tolerance.py)
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
             ),
         )
     results = tuner.fit()
