@@ -39,7 +39,7 @@ def _is_experiment(p: Path) -> bool:
 
 def load_experiment(path: str | os.PathLike) -> pd.DataFrame:
     """Final metrics of every trial of a Tune experiment that reported at least once."""
-    p = Path(path)
+    p = Path(path).expanduser().resolve()  # Tune reads a relative path as an empty-scheme URI
     if not p.exists():
         raise UsageError(f"path {p} does not exist; give an experiment directory or a table")
     if not p.is_dir():

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# Must precede the first `import ray`: on Linux, Ray 2.60's plain ray.init() binds its GCS to the
-# machine's network address; with this set to 0 every port stays on 127.0.0.1 (checked: ss -ltnp).
+# memtune/__init__.py has set RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 (loopback) before any ray import;
+# repeated here so the intent is visible where Ray starts.
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
 from memtune.cli import ArgumentParser, UsageError  # noqa: E402
