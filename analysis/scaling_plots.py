@@ -24,10 +24,11 @@ def _sizes_and_colors(df: pd.DataFrame) -> list[tuple[float, np.ndarray]]:
 
 
 def _tokens(d: float) -> str:
+    """1M, 10M, 100M for the seed's sizes; 2,048 for powers of two."""
     for div, unit in [(1e9, "B"), (1e6, "M"), (1e3, "K")]:
-        if d >= div:
+        if d >= div and d % div == 0:
             return f"{d / div:g}{unit}"
-    return f"{d:g}"
+    return f"{d:,.0f}"
 
 
 def _law_label(fit: FitResult) -> str:

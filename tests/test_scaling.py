@@ -283,3 +283,24 @@ def test_cli_on_a_plain_table_prints_the_fit(tmp_path):
 def test_sweep_rejects_an_unknown_preset_before_ray_starts():
     proc = run_py("sweeps/scaling.py", "--preset", "giant")
     assert_one_line_error(proc, "--preset", "giant", "smoke", "default", "paper")
+
+
+def test_presets_expand_to_valid_grids_and_paper_is_the_seeds_grid():
+    import importlib.util
+
+    from conftest import ROOT
+
+    from memtune.sweep import expand
+
+    spec = importlib.util.spec_from_file_location("scaling_sweep", ROOT / "sweeps" / "scaling.py")
+    sweep = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sweep)
+    trials = {name: expand(p) for name, p in sweep.PRESETS.items()}
+    assert [len(trials[k]) for k in ["smoke", "default", "paper"]] == [2, 5, 3]
+    paper = trials["paper"]
+    assert [c["seed_set_tokens"] for c in paper] == [1_000_000, 10_000_000, 100_000_000]
+    assert list(paper[0]["eval_epochs"]) == [
+        1, 2, 5, 10, 20, 50, 75, 100, 150, 200, 375, 500, 562, 750, 1000, 1500, 3000
+    ]  # fmt: skip
+    for c in trials["default"]:  # constant lr: a report after e epochs is an e-epoch run
+        assert c["optim"]["min_lr_frac"] == 1.0
