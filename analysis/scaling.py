@@ -32,6 +32,7 @@ MIN_POINTS = 10  # fewer rows than this and the three intervals are wide
 MIN_LEVELS = 3  # distinct epoch counts / seed-set sizes needed to see curvature along an axis
 CURVATURE_T = 3.0  # |t| of an extra term beyond which the residuals are called structured
 CEILING_PZ = 0.9  # P(z) above this is near its ceiling of 1, where no power law can continue
+SATURATION_FRAC = 0.5  # last-step slope below this share of c1: that seed set has saturated
 
 
 def load_scaling_table(path: str | Path) -> pd.DataFrame:
@@ -44,6 +45,7 @@ def load_scaling_table(path: str | Path) -> pd.DataFrame:
     p = Path(path)
     if p.suffix in TABLE_SUFFIXES:
         return load_table(p)
+    p = p.expanduser().resolve()  # Ray's ExperimentAnalysis takes a relative path for a URI
     final = load_experiment(p)  # checks the path and gives each trial's status
     from ray.tune import ExperimentAnalysis
 
@@ -143,6 +145,18 @@ def diagnose(df: pd.DataFrame, fit: FitResult) -> tuple[list[str], dict[str, flo
             f"the slope in log(epochs) changes with seed-set size (interaction t = {t_inter:.1f})"
             ": the factors do not combine multiplicatively as the law assumes"
         )
+    if fit.params[0] > 0:
+        seeds = per_seed_set(df)
+        flat = seeds[seeds.get("c1_last_step", np.inf) < SATURATION_FRAC * fit.params[0]]
+        if not flat.empty:
+            which = ", ".join(
+                f"{int(r.seed_set_tokens):,} ({r.c1_last_step:.2f})" for r in flat.itertuples()
+            )
+            warnings.append(
+                f"saturation at high epochs: between their two largest epoch counts, P(z) of seed "
+                f"set(s) {which} grows with a slope under {SATURATION_FRAC:.0%} of c1 = "
+                f"{fit.params[0]:.2f}; the power law in epochs does not hold there"
+            )
     near = int((df["mean_pz"] > CEILING_PZ).sum())
     if near:
         warnings.append(
@@ -153,7 +167,8 @@ def diagnose(df: pd.DataFrame, fit: FitResult) -> tuple[list[str], dict[str, flo
 
 
 def per_seed_set(df: pd.DataFrame) -> pd.DataFrame:
-    """Each seed-set size alone: its own slope in log(epochs) and P(z) at its largest count."""
+    """Each seed-set size alone: its slope in log(epochs), over all counts (``c1_alone``) and
+    between its two largest counts (``c1_last_step``), and P(z) at its largest count."""
     rows = []
     for d_tokens, d in df.groupby("seed_set_tokens"):
         last = d[d["epochs"] == d["epochs"].max()]
@@ -166,6 +181,9 @@ def per_seed_set(df: pd.DataFrame) -> pd.DataFrame:
         }
         if d["epochs"].nunique() >= 2:
             row["c1_alone"] = float(fit_linear(np.log(d["epochs"]), np.log(d["mean_pz"])).params[0])
+            mean = d.groupby("epochs")["mean_pz"].mean()
+            (e0, p0), (e1, p1) = list(mean.items())[-2:]
+            row["c1_last_step"] = float(np.log(p1 / p0) / np.log(e1 / e0))
         if "mean_pz_control" in d:
             row["mean_pz_control_at_max_epochs"] = float(last["mean_pz_control"].mean())
         rows.append(row)
@@ -211,7 +229,8 @@ def format_report(summary: dict[str, Any]) -> str:
     lines = [
         f"memorization law {summary['law']}",
         f"  fit over {summary['n_points']} points ({summary['n_seed_set_sizes']} seed-set sizes, "
-        f"{summary['n_epoch_counts']} epoch counts):",
+        f"{summary['n_epoch_counts']} epoch counts from {summary['epochs_range'][0]:g} to "
+        f"{summary['epochs_range'][1]:g}):",
     ]
     expect = {"c1": ("> 0", True), "c2": ("< 0", False)}
     for name in ["c1", "c2", "c3"]:
@@ -226,21 +245,31 @@ def format_report(summary: dict[str, Any]) -> str:
     lines.append(f"  R2 = {summary['r2']:.4f}")
     lines.append("")
     lines.append(
-        f"  {'seed set':>12}{'points':>8}{'c1 alone':>10}{'max epochs':>12}{'P(z) there':>12}"
-        f"{'control':>10}"
+        f"  {'seed set':>12}{'points':>8}{'c1 alone':>10}{'c1 last':>9}{'max epochs':>12}"
+        f"{'P(z) there':>12}{'control':>10}"
     )
     for r in summary["per_seed_set"]:
         ctrl = r.get("mean_pz_control_at_max_epochs", float("nan"))
         lines.append(
             f"  {r['seed_set_tokens']:>12,}{r['n_points']:>8}{r['c1_alone']:>10.3f}"
-            f"{r['max_epochs']:>12g}{r['mean_pz_at_max_epochs']:>12.4f}{ctrl:>10.4f}"
+            f"{r.get('c1_last_step', float('nan')):>9.3f}{r['max_epochs']:>12g}"
+            f"{r['mean_pz_at_max_epochs']:>12.4f}{ctrl:>10.4f}"
         )
     lines += [f"  warning: {w}" for w in summary["warnings"]]
     return "\n".join(lines)
 
 
-def analyze(df: pd.DataFrame, out: Path) -> dict[str, Any]:
-    """Fit, write table/summary/plots under ``out``, and return the summary."""
+def analyze(
+    df: pd.DataFrame,
+    out: Path,
+    min_epochs: float | None = None,
+    max_epochs: float | None = None,
+) -> dict[str, Any]:
+    """Fit, write table/summary/plots under ``out``, and return the summary.
+
+    ``min_epochs``/``max_epochs`` restrict the fit (and the table and figures) to one regime,
+    e.g. the epochs after which the targets pull away from the controls.
+    """
     from analysis.scaling_plots import (
         plot_pz_actual_vs_predicted,
         plot_pz_residuals,
@@ -248,10 +277,14 @@ def analyze(df: pd.DataFrame, out: Path) -> dict[str, Any]:
     )
 
     df = check_table(df)
+    lo = df["epochs"].min() if min_epochs is None else min_epochs
+    hi = df["epochs"].max() if max_epochs is None else max_epochs
+    df = check_table(df[(df["epochs"] >= lo) & (df["epochs"] <= hi)])
     fit = fit_memorization_law(df["epochs"], df["seed_set_tokens"], df["mean_pz"])
     df["pz_predicted"] = predict_pz(df["epochs"], df["seed_set_tokens"], *fit.params)
     df["log_residual"] = np.log(df["mean_pz"]) - np.log(df["pz_predicted"])
     summary = summarize(df, fit)
+    summary["epochs_range"] = [float(df["epochs"].min()), float(df["epochs"].max())]
     out.mkdir(parents=True, exist_ok=True)
     df.to_parquet(out / "table.parquet")
     df.to_csv(out / "table.csv", index=False)
@@ -269,14 +302,19 @@ def analyze(df: pd.DataFrame, out: Path) -> dict[str, Any]:
     return summary
 
 
-def analyze_experiment(path: str, out: str | None = None) -> int:
+def analyze_experiment(
+    path: str,
+    out: str | None = None,
+    min_epochs: float | None = None,
+    max_epochs: float | None = None,
+) -> int:
     """Load, analyse and print; the sweep calls this on its own experiment when it finishes."""
     df = load_scaling_table(path)
     p = Path(path)
     out_dir = (
         Path(out) if out else (p.parent / f"{p.stem}_analysis" if p.is_file() else p / "analysis")
     )
-    summary = analyze(df, out_dir)
+    summary = analyze(df, out_dir, min_epochs, max_epochs)
     print(format_report(summary))
     print("\n[memtune] wrote " + "\n[memtune]       ".join(summary["outputs"]))
     return 0
@@ -286,8 +324,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = ArgumentParser(prog="python -m analysis.scaling", description=__doc__.split("\n")[0])
     parser.add_argument("path", help="experiment directory, or a .csv/.parquet results table")
     parser.add_argument("--out", default=None, help="output folder (default: PATH/analysis)")
+    parser.add_argument("--min-epochs", type=float, default=None, help="fit rows from here")
+    parser.add_argument("--max-epochs", type=float, default=None, help="fit rows up to here")
     args = parser.parse_args(argv)
-    return analyze_experiment(args.path, args.out)
+    return analyze_experiment(args.path, args.out, args.min_epochs, args.max_epochs)
 
 
 if __name__ == "__main__":

@@ -223,6 +223,15 @@ def test_fitter_recovers_known_coefficients_from_a_noisy_table(tmp_path):
     )
 
 
+def test_the_fit_can_be_restricted_to_an_epoch_range(tmp_path):
+    df = synthetic_table(0.35, -0.25, 0.5, noise=0.05)
+    df.loc[df["epochs"] < 10, "mean_pz"] = 0.01  # a flat start the law should not see
+    summary = analyze(df, tmp_path, min_epochs=10)
+    assert summary["epochs_range"] == [10, 500] and summary["n_points"] == 18
+    assert summary["c1"] == pytest.approx(0.35, abs=0.05)
+    assert len(pd.read_csv(tmp_path / "table.csv")) == 18
+
+
 def test_interval_coverage_of_the_law_is_about_95_percent():
     hits = 0
     for seed in range(200):
@@ -236,6 +245,12 @@ def test_saturation_and_too_few_points_are_warned_about(tmp_path):
     saturating = synthetic_table(0.5, -0.25, 0.5, noise=0.02, curvature=-0.05)
     warnings = analyze(saturating, tmp_path / "a")["warnings"]
     assert any("saturates" in w for w in warnings), warnings
+    assert any("saturation at high epochs" in w for w in warnings), warnings
+    flat = synthetic_table(0.5, -0.25, 0.5, noise=0.02)
+    flat.loc[flat["seed_set_tokens"] == 1e6, "mean_pz"] = np.minimum(flat["mean_pz"], 0.8)
+    warnings = analyze(flat, tmp_path / "c")["warnings"]
+    assert any("seed set(s) 1,000,000 (0.07) grows" in w for w in warnings), warnings
+    assert not any("10,000,000" in w for w in warnings if "saturation" in w), warnings
     few = synthetic_table(0.35, -0.25, 0.5, noise=0.05).query("epochs in (1, 100)")
     few = few[few["seed_set_tokens"] < 1e8]
     warnings = analyze(few, tmp_path / "b")["warnings"]

@@ -52,6 +52,9 @@ def test_analysis_of_the_experiment_and_of_its_plain_table_agree(smoke, tmp_path
                   "--out", str(tmp_path / "csv"))  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     from_csv = json.loads((tmp_path / "csv" / "summary.json").read_text())
+    proc = run_py("-m", "analysis.scaling", path.name, "--out", str(tmp_path / "rel"),
+                  cwd=path.parent)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr  # a relative experiment path works too
     for name in ["c1", "c2", "c3", "r2"]:
         assert again[name] == first[name]
         assert from_csv[name] == pytest.approx(first[name], rel=1e-9)
