@@ -13,6 +13,7 @@ matplotlib.use("Agg")  # headless by default: sweeps run on clusters and in CI
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.ticker import NullFormatter  # noqa: E402
 
 from analysis.fit import FitResult, predict_pz  # noqa: E402
 
@@ -31,6 +32,14 @@ def _tokens(d: float) -> str:
     return f"{d:,.0f}"
 
 
+def _log_axes(ax: plt.Axes, x: bool = True, y: bool = False) -> None:
+    """Log scales labelled at the decades only: minor labels overlap on short ranges."""
+    for on, axis, scale in [(x, ax.xaxis, ax.set_xscale), (y, ax.yaxis, ax.set_yscale)]:
+        if on:
+            scale("log")
+            axis.set_minor_formatter(NullFormatter())
+
+
 def _law_label(fit: FitResult) -> str:
     c1, c2, c3 = fit.params
     return f"log P = {c1:.3f} log E {c2:+.3f} log D {c3:+.2f}, R² {fit.r2:.3f}"
@@ -45,8 +54,7 @@ def plot_pz_actual_vs_predicted(df: pd.DataFrame, fit: FitResult) -> plt.Figure:
     lo = min(df["mean_pz"].min(), df["pz_predicted"].min()) / 1.3
     hi = max(df["mean_pz"].max(), df["pz_predicted"].max()) * 1.3
     ax.plot([lo, hi], [lo, hi], color="0.5", lw=1, ls="--", label="actual = predicted")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
+    _log_axes(ax, x=True, y=True)
     ax.set_xlim(lo, hi)
     ax.set_ylim(lo, hi)
     ax.set_xlabel("predicted P(z)")
@@ -74,7 +82,7 @@ def plot_pz_residuals(df: pd.DataFrame) -> plt.Figure:
     fig.colorbar(points, ax=ax_d, label="epochs")
     for ax in (ax_e, ax_d):
         ax.axhline(0, color="0.5", lw=1)
-        ax.set_xscale("log")
+        _log_axes(ax)
     ax_e.set_xlabel("epochs")
     ax_e.set_ylabel("log residual: log mean_pz - log predicted")
     ax_e.set_title("residuals vs epochs (one line per seed set)", fontsize=9)
@@ -110,8 +118,7 @@ def plot_pz_scaling_curves(df: pd.DataFrame, fit: FitResult) -> plt.Figure:
     if "mean_pz_control" in df:
         ax.plot([], [], "o:", color="0.3", mfc="none", label="controls (never trained on)")
     ax.plot([], [], "--", color="0.3", label="fit: " + _law_label(fit))
-    ax.set_xscale("log")
-    ax.set_yscale("log")
+    _log_axes(ax, x=True, y=True)
     ax.set_xlabel("epochs")
     ax.set_ylabel("mean_pz (P(z))")
     ax.set_title("P(z) vs epochs for each seed-set size", fontsize=10)
