@@ -5,7 +5,7 @@ epoch count and reports P(z) of the targets and controls as it passes each count
 has one row per (seed set, epochs). The fit is log P(z) = c1 log(epochs) + c2 log(D) + c3.
 
     python sweeps/scaling.py                    # default preset, under 15 min on 2 cores
-    python sweeps/scaling.py --preset smoke     # tests, under a minute
+    python sweeps/scaling.py --preset smoke     # tests, ~1.5 min with Ray start-up
     python sweeps/scaling.py --preset paper --address auto --gpus-per-trial 1
 """
 
@@ -23,7 +23,7 @@ PRESETS = {
     "smoke": Sweep(
         base=ScalingConfig(model=ModelConfig.preset("cpu-s"), eval_epochs=(1, 2, 5, 10)),
         space={"seed_set_tokens": Grid([2048, 4096])},
-        about="2 tiny trials, 8 rows, for tests, under a minute",
+        about="2 tiny trials, 8 rows, for tests, about 1.5 minutes with Ray start-up",
     ),
     # nano (28.6K parameters) on the default Markov language (V=16, 2.76 bits/token): a seed set
     # of 2K tokens is memorized within a few hundred epochs, one of 32K tokens (~90K bits) is not.
