@@ -16,6 +16,8 @@ import torch
 from ray import tune
 
 from memtune.config import TrainConfig
+from memtune.scaling import train_scaling
+from memtune.scaling_config import ScalingConfig
 from memtune.train import TrainState, train
 
 
@@ -48,3 +50,14 @@ def capacity_trainable(config: dict[str, Any]) -> None:
         with checkpoint.as_directory() as d:
             resume = TrainState.load(d)
     train(cfg, report=_tune_report, resume=resume, device=_device())
+
+
+def scaling_trainable(config: dict[str, Any]) -> None:
+    """One scaling trial: a GPT on one seed set, P(z) reported at each epoch count (seed 000)."""
+    torch.set_num_threads(_threads())
+    cfg = ScalingConfig.from_dict(config)
+    resume = None
+    if checkpoint := tune.get_checkpoint():
+        with checkpoint.as_directory() as d:
+            resume = TrainState.load(d)
+    train_scaling(cfg, report=_tune_report, resume=resume, device=_device())

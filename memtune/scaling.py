@@ -1,0 +1,197 @@
+"""The training loop of the memorization scaling law (seed 000): plain torch, no Ray.
+
+``train_scaling(cfg, report, resume)`` trains a GPT on one seed set of ``cfg.seed_set_tokens``
+tokens up to the largest epoch count of ``cfg.eval_epochs`` and, as it passes each count,
+measures P(z) on the target documents (inside the seed set) and on the control documents (never
+trained on), and calls ``report(metrics, state)``. One trial therefore gives one row per epoch
+count; with the constant learning rate of the default recipe (``OptimConfig.min_lr_frac = 1``)
+the model after e epochs is the one a run of exactly e epochs would give.
+
+P(z), precisely. For a document z = (z_1 .. z_T) split into a prompt of ``prefix_len`` = k
+tokens and a continuation of T - k tokens, and a model p,
+
+    pz(z) = 1 / (T - k) * sum_{t = k+1}^{T} p(z_t | z_1 .. z_{t-1}),
+
+the mean probability the model gives each continuation token given everything before it
+(teacher forcing; the first token is predicted from BOS). ``mean_pz`` is pz averaged over the
+targets, ``mean_pz_control`` over the controls, and ``pz_gap = mean_pz - mean_pz_control``: the
+controls get only what the model generalized, the targets that plus what it memorized. For the
+Markov corpus, ``mean_pz_source`` is the same average with the true source probabilities: what a
+model that learned the language perfectly, and memorized nothing, would score.
+
+    python -c "from memtune.scaling import train_scaling; from memtune.scaling_config import \
+ScalingConfig; print(train_scaling(ScalingConfig(eval_epochs=(1, 10)))[-1])"
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from memtune.corpus import make_seed_set
+from memtune.datasets import with_bos
+from memtune.metrics import LN2
+from memtune.models import GPT, build_model, count_params
+from memtune.scaling_config import ScalingConfig
+from memtune.train import BatchOrder, TrainState, lr_at, make_optimizer
+
+Report = Callable[[dict[str, Any], "TrainState | None"], None]
+
+
+def token_probs(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """p(x_t | x_<t) of each actual token.
+
+    Args:
+        logits: (B, T, V) next-token logits.
+        targets: (B, T) int64 tokens that were to be predicted.
+    Returns:
+        (B, T) float tensor of probabilities.
+    """
+    logp = F.log_softmax(logits.float(), dim=-1)
+    return logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1).exp()
+
+
+def pz_per_document(probs: torch.Tensor | np.ndarray, prefix_len: int) -> np.ndarray:
+    """pz of each document: the mean of its continuation's token probabilities.
+
+    Args:
+        probs: (B, T) probability of each token given the ones before it.
+        prefix_len: k, the prompt tokens left out of the mean.
+    Returns:
+        (B,) pz in [0, 1].
+    """
+    p = probs.detach().cpu().numpy() if isinstance(probs, torch.Tensor) else np.asarray(probs)
+    return p[:, prefix_len:].astype(np.float64).mean(axis=1)
+
+
+def continuation_bits(probs: torch.Tensor | np.ndarray, prefix_len: int) -> float:
+    """Mean code length of the continuation tokens, bits per token (the loss, for reference)."""
+    p = probs.detach().cpu().numpy() if isinstance(probs, torch.Tensor) else np.asarray(probs)
+    return float(-np.log2(np.maximum(p[:, prefix_len:].astype(np.float64), 1e-300)).mean())
+
+
+@torch.no_grad()
+def document_token_probs(model: GPT, docs: torch.Tensor) -> torch.Tensor:
+    """Token probabilities of documents (B, T) under the model, (B, T), teacher forced."""
+    was_training = model.training
+    model.eval()
+    probs = token_probs(model(with_bos(docs, model.bos_id)), docs)
+    model.train(was_training)
+    return probs
+
+
+def train_scaling(
+    cfg: ScalingConfig,
+    report: Report | None = None,
+    resume: TrainState | None = None,
+    device: str = "cpu",
+) -> list[dict[str, Any]]:
+    """Train on one seed set, reporting P(z) after every epoch count of ``cfg.eval_epochs``.
+
+    Every document is seen exactly once per epoch (``BatchOrder``: one permutation per epoch,
+    the batch size divides the seed set), so after e epochs each target was trained on e times.
+
+    Args:
+        cfg: the trial's configuration.
+        report: called as report(metrics, state) at each epoch count; state is not None when
+            ``cfg.checkpoint`` is set, so the caller can persist it.
+        resume: a state from ``TrainState.load`` to continue from.
+        device: where to train ("cpu", "cuda", ...).
+    Returns:
+        the reported metrics, one dict per epoch count reached.
+    """
+    report = report or (lambda metrics, state: None)
+    seed_set = make_seed_set(cfg.corpus, cfg.seed_set_tokens, cfg.seed)
+    torch.manual_seed(cfg.seed)
+    T, k = cfg.corpus.doc_len, cfg.corpus.prefix_len
+    model = build_model(cfg.model, vocab_size=seed_set.vocab_size, block_size=T)
+    n_params = count_params(model)
+    model.to(device)
+    data = seed_set.train.to(device)  # (N, T)
+    inputs = with_bos(data, model.bos_id)
+    targets, controls = seed_set.targets.to(device), seed_set.controls.to(device)
+    N = data.size(0)
+    batches = BatchOrder(N, cfg.optim.batch_size, cfg.seed)
+    max_steps = batches.per_epoch * cfg.eval_epochs[-1]
+    due = {e * batches.per_epoch: e for e in cfg.eval_epochs}
+    peak = cfg.optim.peak_lr(cfg.model.d_model)
+    opt = make_optimizer(model, cfg.optim, lr_at(0, peak, cfg.optim, max_steps))
+    state = resume or TrainState()
+    if resume is not None:
+        model.load_state_dict(resume.model)
+        opt.load_state_dict(resume.optimizer)
+
+    source: dict[str, float] = {}
+    if seed_set.targets_source_probs is not None:
+        source = {
+            "mean_pz_source": float(pz_per_document(seed_set.targets_source_probs, k).mean()),
+            "mean_pz_source_control": float(
+                pz_per_document(seed_set.controls_source_probs, k).mean()
+            ),
+            "source_entropy_bits": float(seed_set.entropy_bits),
+        }
+    loss_sum = torch.zeros((), device=device)  # nats/token, kept on device between reports
+    loss_steps = 0
+    records: list[dict[str, Any]] = []
+    model.train()
+    t0 = time.perf_counter()
+    while state.step < max_steps:
+        idx = batches(state.step)
+        x, y = (inputs, data) if idx is None else (inputs[idx], data[idx])
+        logits = model(x)
+        loss = F.cross_entropy(logits.view(-1, logits.size(-1)), y.view(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.optim.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip, foreach=True)
+        lr = lr_at(state.step, peak, cfg.optim, max_steps)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        opt.step()
+        loss_sum += loss.detach()
+        loss_steps += 1
+        state.step += 1
+        state.tokens_seen += x.size(0) * T
+        if state.step not in due:
+            continue
+
+        t1 = time.perf_counter()
+        state.train_seconds += t1 - t0
+        p_targets = document_token_probs(model, targets)
+        p_controls = document_token_probs(model, controls)
+        pz_t = float(pz_per_document(p_targets, k).mean())
+        pz_c = float(pz_per_document(p_controls, k).mean())
+        t0 = time.perf_counter()
+        state.eval_seconds += t0 - t1
+        metrics = {
+            "epochs": due[state.step],
+            "step": state.step,
+            "tokens_seen": state.tokens_seen,
+            "mean_pz": pz_t,
+            "mean_pz_control": pz_c,
+            "pz_gap": pz_t - pz_c,
+            **source,
+            "target_loss_bits": continuation_bits(p_targets, k),
+            "control_loss_bits": continuation_bits(p_controls, k),
+            "train_loss": loss_sum.item() / max(loss_steps, 1) / LN2,  # bits/token
+            "lr": lr,
+            "n_params": n_params,
+            "n_docs": N,
+            "train_seconds": state.train_seconds,
+            "eval_seconds": state.eval_seconds,
+        }
+        loss_sum.zero_()
+        loss_steps = 0
+        keep = cfg.checkpoint and state.step < max_steps
+        if keep:
+            state.model = {k_: v.detach().cpu().clone() for k_, v in model.state_dict().items()}
+            state.optimizer = copy.deepcopy(opt.state_dict())
+        records.append(metrics)
+        report(metrics, state if keep else None)
+    return records
