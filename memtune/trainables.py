@@ -16,6 +16,8 @@ import torch
 from ray import tune
 
 from memtune.config import TrainConfig
+from memtune.threshold import train_threshold
+from memtune.threshold_config import ThresholdConfig
 from memtune.train import TrainState, train
 
 
@@ -48,3 +50,10 @@ def capacity_trainable(config: dict[str, Any]) -> None:
         with checkpoint.as_directory() as d:
             resume = TrainState.load(d)
     train(cfg, report=_tune_report, resume=resume, device=_device())
+
+
+def threshold_trainable(config: dict[str, Any]) -> None:
+    """One threshold probe: does a model of a fixed budget learn N mappings exactly (seed 004)?"""
+    torch.set_num_threads(_threads())
+    cfg = ThresholdConfig.from_dict(config)
+    train_threshold(cfg, report=tune.report, device=_device())  # short: no checkpoints
