@@ -8,8 +8,11 @@ searcher answers while fewer than ``max_concurrent`` probes are in flight (so ev
 is made with the newest outcomes, not queued ahead of them). It serves the groups with the
 fewest probes in flight first: a group waiting for its probe never blocks the others, and only
 when no group is left without a probe does a group get a second (or third) one, which splits
-its interval further (k-ary search). There is no round barrier, and trials are never left
-without work while any group has an unprobed useful size, so Tune's reused actors stay busy.
+its interval further (k-ary search). Ties go to the group with the fewest finished probes
+(round robin), so all groups advance together and many are still open near the end, when
+the last CPUs would otherwise idle behind one slow group. There is no round barrier, and
+trials are never left without work while any group has an unprobed useful size, so Tune's
+reused actors stay busy.
 
 ``Searcher.FINISHED`` is returned once every group is done and no probe is in flight; run it
 with ``num_samples=-1``. ``save``/``restore`` pickle the whole state (groups, outcomes, trial
@@ -107,14 +110,15 @@ class ThresholdSearcher(Searcher):
             return Searcher.FINISHED
         if self.n_in_flight() >= self.max_concurrent:
             return None
-        best = None  # (probes in flight, group index, size): fewest in flight first
-        for i, s in enumerate(self.searches):
-            n = s.propose()
-            if n is not None and (best is None or len(s.pending) < best[0]):
-                best = (len(s.pending), i, n)
-        if best is None:
+        # fewest probes in flight first, then the fewest finished (round robin), then order
+        candidates = [
+            (len(s.pending), s.n_probes, i, n)
+            for i, s in enumerate(self.searches)
+            if (n := s.propose()) is not None
+        ]
+        if not candidates:
             return None  # every open group is waiting for its probes; nothing useful to add
-        _, i, n = best
+        *_, i, n = min(candidates)
         self.searches[i].start_probe(trial_id, n)
         self.trial_group[trial_id] = i
         return _set(self.groups[i], self.key, n)

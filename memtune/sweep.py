@@ -278,14 +278,14 @@ def run_sweep(
             failure_config=tune.FailureConfig(max_failures=args.max_failures),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
         )
-        names = {
+        common = {
             "reuse_actors": True,  # measured: 0.2 s per trial instead of 1.3 s
             "trial_name_creator": trial_namer(name, sweep),
             "trial_dirname_creator": trial_namer(name, sweep),
         }
         if sweep.search is None:
             print(f"[memtune] {name}/{args.preset}: {len(configs)} trials -> {path}", flush=True)
-            tune_config = tune.TuneConfig(max_concurrent_trials=args.max_concurrent, **names)
+            tune_config = tune.TuneConfig(max_concurrent_trials=args.max_concurrent, **common)
             param_space = to_param_space(sweep)
         else:
             slots = args.max_concurrent or _cpu_slots(args.cpus_per_trial)
@@ -296,7 +296,7 @@ def run_sweep(
             )
             # the searcher limits concurrency itself, so no ConcurrencyLimiter around it
             searcher = sweep.search(configs, slots)
-            tune_config = tune.TuneConfig(search_alg=searcher, num_samples=-1, **names)
+            tune_config = tune.TuneConfig(search_alg=searcher, num_samples=-1, **common)
             param_space = None
         tuner = tune.Tuner(
             wrapped, param_space=param_space, tune_config=tune_config, run_config=run_config
@@ -307,7 +307,7 @@ def run_sweep(
     print(
         f"\n[memtune] {len(results)} trials in {wall:.0f} s; experiment: {results.experiment_path}"
     )
-    if sweep.search is not None:
+    if sweep.search is not None and not args.resume:  # a resumed run's trials span sessions
         print(_utilization(results, wall), flush=True)
     print(f"[memtune] TensorBoard: tensorboard --logdir {results.experiment_path}")
     for r in errored:
