@@ -79,7 +79,7 @@ def probes_of(results):
     return [
         (r.config["g"], r.config["data"]["n_pairs"], r.metrics["memorized"])
         for r in results
-        if r.metrics
+        if r.metrics and "memorized" in r.metrics  # a trial cut off by Ctrl+C has none
     ]
 
 
