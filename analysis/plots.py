@@ -107,10 +107,10 @@ def _threshold_errorbar(ax: plt.Axes, d: pd.DataFrame, x: str, **kw) -> None:
 def plot_threshold_vs_params(models: pd.DataFrame) -> plt.Figure:
     """Memorization threshold vs actual parameters, by architecture (best model per budget)."""
     fig, ax = plt.subplots(figsize=(6, 4.5))
-    for arch, d in models.groupby("model.arch"):
+    for k, (arch, d) in enumerate(models.groupby("model.arch")):
         best = d.loc[d.groupby("model.budget")["threshold_mean"].idxmax()].sort_values("n_params")
-        ax.scatter(d["n_params"], d["threshold_mean"], s=12, alpha=0.4)
-        _threshold_errorbar(ax, best, "n_params", label=f"{arch} (best per budget)")
+        ax.scatter(d["n_params"], d["threshold_mean"], s=12, alpha=0.4, color=f"C{k}")
+        _threshold_errorbar(ax, best, "n_params", color=f"C{k}", label=f"{arch} (best per budget)")
     ax.set_xscale("log")
     ax.set_yscale("symlog", linthresh=1)
     ax.set_xlabel("parameters")
