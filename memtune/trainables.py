@@ -18,6 +18,8 @@ from ray import tune
 from memtune.config import TrainConfig
 from memtune.scaling import train_scaling
 from memtune.scaling_config import ScalingConfig
+from memtune.threshold import train_threshold
+from memtune.threshold_config import ThresholdConfig
 from memtune.train import TrainState, train
 
 
@@ -41,23 +43,30 @@ def _tune_report(metrics: dict[str, Any], state: TrainState | None) -> None:
         tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(tmp))
 
 
+def _checkpointed_state() -> TrainState | None:
+    """The state in Tune's checkpoint when this trial is restored or retried, else None."""
+    if checkpoint := tune.get_checkpoint():
+        with checkpoint.as_directory() as d:
+            return TrainState.load(d)
+    return None
+
+
 def capacity_trainable(config: dict[str, Any]) -> None:
     """One capacity trial: a GPT memorizing one random data set (seed 002)."""
     torch.set_num_threads(_threads())
     cfg = TrainConfig.from_dict(config)
-    resume = None
-    if checkpoint := tune.get_checkpoint():
-        with checkpoint.as_directory() as d:
-            resume = TrainState.load(d)
-    train(cfg, report=_tune_report, resume=resume, device=_device())
+    train(cfg, report=_tune_report, resume=_checkpointed_state(), device=_device())
 
 
 def scaling_trainable(config: dict[str, Any]) -> None:
     """One scaling trial: a GPT on one seed set, P(z) reported at each epoch count (seed 000)."""
     torch.set_num_threads(_threads())
     cfg = ScalingConfig.from_dict(config)
-    resume = None
-    if checkpoint := tune.get_checkpoint():
-        with checkpoint.as_directory() as d:
-            resume = TrainState.load(d)
-    train_scaling(cfg, report=_tune_report, resume=resume, device=_device())
+    train_scaling(cfg, report=_tune_report, resume=_checkpointed_state(), device=_device())
+
+
+def threshold_trainable(config: dict[str, Any]) -> None:
+    """One threshold probe: does a model of a fixed budget learn N mappings exactly (seed 004)?"""
+    torch.set_num_threads(_threads())
+    cfg = ThresholdConfig.from_dict(config)
+    train_threshold(cfg, report=tune.report, device=_device())  # short: no checkpoints

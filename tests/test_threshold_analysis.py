@@ -1,0 +1,72 @@
+"""Threshold analysis on hand-built probe tables, and bad input on the threshold entry points."""
+
+import json
+
+import pandas as pd
+from conftest import run_py
+from test_bad_input import assert_one_line_error
+
+from analysis.threshold import analyze
+
+
+def probes(arch, budget, n_layer, n_head, seed, n_params, outcomes, status=None):
+    return [
+        {"model.arch": arch, "model.budget": budget, "model.n_layer": n_layer,
+         "model.n_head": n_head, "seed": seed, "data.n_pairs": n, "memorized": int(ok),
+         "n_params": n_params, "status": status or "TERMINATED"}
+        for n, ok in outcomes.items()
+    ]  # fmt: skip
+
+
+def test_thresholds_tables_and_bits_per_param(tmp_path):
+    rows = (
+        probes("mlp", 10_000, 1, 1, 0, 9949, {64: 1, 128: 1, 256: 0, 192: 1, 224: 0, 200: 1,
+                                               208: 0, 204: 1, 206: 0, 205: 0})  # 204
+        + probes("mlp", 10_000, 1, 1, 1, 9949, {64: 1, 128: 0, 96: 1, 112: 1, 120: 0, 116: 0,
+                                                 114: 1, 115: 1, 500: 1})  # 115, a flip at 500
+        + probes("mlp", 10_000, 2, 1, 0, 9976, {64: 1, 128: 0, 100: 0, 80: 1, 90: 0, 85: 0,
+                                                 82: 1, 83: 0})  # 82
+        + probes("transformer", 64_000, 1, 32, 0, 52672, {64: 1, 128: 1})  # censored at 128
+        + probes("transformer", 64_000, 1, 4, 0, 62000, {64: 1, 128: 0, 96: 1, 112: 1, 120: 1,
+                                                          124: 1, 126: 1, 127: 1})  # 127
+        + probes("transformer", 64_000, 1, 8, 0, 61000, {64: 1, 128: 1}, status="ERROR")
+    )  # fmt: skip
+    summary = analyze(pd.DataFrame(rows), tmp_path)
+    th = pd.read_csv(tmp_path / "thresholds.csv")
+    assert th["threshold"].tolist() == [204, 115, 82, 127, 0, 128]
+    seed1 = th[(th["model.arch"] == "mlp") & (th["seed"] == 1)].iloc[0]
+    assert json.loads(seed1["flips"]) == [[116, 500], [120, 500], [128, 500]]
+    assert seed1["threshold_upper"] == 500
+    assert th["censored"].tolist() == [False, False, False, False, False, True]
+    assert abs(th["bits_per_param"].iloc[0] - 204 * 10 * 3.321928 / 9949) < 1e-4
+    models = pd.read_csv(tmp_path / "models.csv")
+    mlp1 = models[(models["model.arch"] == "mlp") & (models["model.n_layer"] == 1)].iloc[0]
+    assert (mlp1["threshold_mean"], mlp1["threshold_min"], mlp1["threshold_max"]) == (
+        159.5, 115, 204
+    )  # fmt: skip
+    report = summary["report"]
+    assert "mlp: best depth per budget" in report and "transformer: best heads" in report
+    assert "467" in report and "77" in report  # the seed's figures beside ours
+    assert ">=128.0" in report  # censored marked
+
+
+def test_unknown_preset():
+    proc = run_py("sweeps/threshold.py", "--preset", "giant")
+    assert_one_line_error(proc, "--preset", "giant", "smoke", "default", "paper")
+
+
+def test_analysis_of_a_table_with_missing_columns(tmp_path):
+    p = tmp_path / "t.csv"
+    pd.DataFrame({"n_params": [1, 2]}).to_csv(p, index=False)
+    proc = run_py("-m", "analysis.threshold", str(p))
+    assert_one_line_error(proc, "lacks column(s)", "model.arch", "memorized")
+
+
+def test_analysis_of_a_missing_path(tmp_path):
+    proc = run_py("-m", "analysis.threshold", str(tmp_path / "nope"))
+    assert_one_line_error(proc, "does not exist")
+
+
+def test_resume_without_an_experiment(tmp_path):
+    proc = run_py("sweeps/threshold.py", "--resume", "--storage-path", str(tmp_path))
+    assert_one_line_error(proc, "--resume", "no threshold experiment")
