@@ -22,9 +22,10 @@ from typing import Any
 
 import pandas as pd
 
+from analysis.cli import analysis_parser, output_dir, print_report
 from analysis.fit import FitResult, fit_linear, mean_ci95
 from analysis.load import load_table, require_columns
-from memtune.cli import ArgumentParser, UsageError, run_cli
+from memtune.cli import UsageError, run_cli
 
 REQUIRED = [
     "model.name", "data.n_seqs", "seed", "n_params",
@@ -184,20 +185,14 @@ def analyze(df: pd.DataFrame, out: Path, seq_len: int | None = None) -> dict[str
 def analyze_experiment(path: str, out: str | None = None) -> int:
     """Load, analyse and print; the sweep calls this on its own experiment when it finishes."""
     df = load_table(path)
-    p = Path(path)
-    out_dir = (
-        Path(out) if out else (p.parent / f"{p.stem}_analysis" if p.is_file() else p / "analysis")
-    )
+    out_dir = output_dir(path, out)
     summary = analyze(df, out_dir)
-    print(format_report(summary))
-    print("\n[memtune] wrote " + "\n[memtune]       ".join(summary["outputs"]))
+    print_report(format_report(summary), summary["outputs"])
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = ArgumentParser(prog="python -m analysis.capacity", description=__doc__.split("\n")[0])
-    parser.add_argument("path", help="experiment directory, or a .csv/.parquet results table")
-    parser.add_argument("--out", default=None, help="output folder (default: PATH/analysis)")
+    parser = analysis_parser("capacity", __doc__)
     args = parser.parse_args(argv)
     return analyze_experiment(args.path, args.out)
 

@@ -23,9 +23,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis.cli import analysis_parser, output_dir, print_report
 from analysis.fit import FitResult, fit_linear, fit_memorization_law, fit_ols, predict_pz
 from analysis.load import TABLE_SUFFIXES, load_experiment, load_table, require_columns
-from memtune.cli import ArgumentParser, UsageError, run_cli
+from memtune.cli import UsageError, run_cli
 
 REQUIRED = ["seed_set_tokens", "epochs", "mean_pz"]
 MIN_POINTS = 10  # fewer rows than this and the three intervals are wide
@@ -310,20 +311,14 @@ def analyze_experiment(
 ) -> int:
     """Load, analyse and print; the sweep calls this on its own experiment when it finishes."""
     df = load_scaling_table(path)
-    p = Path(path)
-    out_dir = (
-        Path(out) if out else (p.parent / f"{p.stem}_analysis" if p.is_file() else p / "analysis")
-    )
+    out_dir = output_dir(path, out)
     summary = analyze(df, out_dir, min_epochs, max_epochs)
-    print(format_report(summary))
-    print("\n[memtune] wrote " + "\n[memtune]       ".join(summary["outputs"]))
+    print_report(format_report(summary), summary["outputs"])
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = ArgumentParser(prog="python -m analysis.scaling", description=__doc__.split("\n")[0])
-    parser.add_argument("path", help="experiment directory, or a .csv/.parquet results table")
-    parser.add_argument("--out", default=None, help="output folder (default: PATH/analysis)")
+    parser = analysis_parser("scaling", __doc__)
     parser.add_argument("--min-epochs", type=float, default=None, help="fit rows from here")
     parser.add_argument("--max-epochs", type=float, default=None, help="fit rows up to here")
     args = parser.parse_args(argv)

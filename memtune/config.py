@@ -9,6 +9,7 @@ before any Ray process starts, so bad input fails with a message naming the fiel
 from __future__ import annotations
 
 import dataclasses
+import typing
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -195,13 +196,15 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
         """Rebuild from a (possibly Ray-resolved) nested dict; unknown keys are an error."""
-        return _from_dict(cls, d, prefix="")
+        return config_from_dict(cls, d)
 
 
-_NESTED = {"model": ModelConfig, "data": DataConfig, "optim": OptimConfig}
+def config_from_dict(cls: type, d: Any, prefix: str = "") -> Any:
+    """Build config dataclass ``cls`` from a nested dict, recursing into dataclass-typed fields.
 
-
-def _from_dict(cls: type, d: dict[str, Any], prefix: str) -> Any:
+    Unknown keys and wrong types are errors that name the field; missing keys take defaults, so
+    results written before a field existed still load.
+    """
     _check(isinstance(d, dict), f"{prefix.rstrip('.') or 'config'} must be a mapping, got {d!r}")
     names = {f.name for f in fields(cls)}
     unknown = sorted(set(d) - names)
@@ -210,10 +213,12 @@ def _from_dict(cls: type, d: dict[str, Any], prefix: str) -> Any:
         f"unknown config field(s) {', '.join(prefix + k for k in unknown)}; "
         f"allowed: {', '.join(prefix + n for n in sorted(names))}",
     )
+    hints = typing.get_type_hints(cls)
     kwargs = {}
     for k, v in d.items():
-        sub = _NESTED.get(k) if cls is TrainConfig else None
-        kwargs[k] = _from_dict(sub, v, prefix=f"{k}.") if sub else v
+        sub = hints.get(k)
+        nested = isinstance(sub, type) and dataclasses.is_dataclass(sub)
+        kwargs[k] = config_from_dict(sub, v, prefix=f"{prefix}{k}.") if nested else v
     try:
         return cls(**kwargs)
     except TypeError as e:  # wrong value types deep inside a dataclass

@@ -39,7 +39,7 @@ from memtune.datasets import with_bos
 from memtune.metrics import LN2
 from memtune.models import GPT, build_model, count_params
 from memtune.scaling_config import ScalingConfig
-from memtune.train import BatchOrder, TrainState, lr_at, make_optimizer
+from memtune.train import BatchOrder, TrainState, lr_at, make_optimizer, optimizer_step
 
 Report = Callable[[dict[str, Any], "TrainState | None"], None]
 
@@ -144,17 +144,8 @@ def train_scaling(
     while state.step < max_steps:
         idx = batches(state.step)
         x, y = (inputs, data) if idx is None else (inputs[idx], data[idx])
-        logits = model(x)
-        loss = F.cross_entropy(logits.view(-1, logits.size(-1)), y.view(-1))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.optim.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip, foreach=True)
         lr = lr_at(state.step, peak, cfg.optim, max_steps)
-        for group in opt.param_groups:
-            group["lr"] = lr
-        opt.step()
-        loss_sum += loss.detach()
+        loss_sum += optimizer_step(opt, model, model(x), y, lr, cfg.optim.grad_clip)
         loss_steps += 1
         state.step += 1
         state.tokens_seen += x.size(0) * T

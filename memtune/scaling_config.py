@@ -11,16 +11,15 @@ is checked here, before Ray starts, with a message naming the field.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from memtune.config import (
-    ConfigError,
     ModelConfig,
     OptimConfig,
     _check,
-    _from_dict,
     _positive_int,
+    config_from_dict,
 )
 
 # "markov": the offline default, a generated language with known entropy (memtune/corpus.py says
@@ -160,21 +159,4 @@ class ScalingConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ScalingConfig:
         """Rebuild from a (possibly Ray-resolved) nested dict; unknown keys are an error."""
-        _check(isinstance(d, dict), f"config must be a mapping, got {d!r}")
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - names)
-        _check(
-            not unknown,
-            f"unknown config field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(names))}",
-        )
-        kwargs = {
-            k: _from_dict(_NESTED[k], v, prefix=f"{k}.") if k in _NESTED else v
-            for k, v in d.items()
-        }
-        try:
-            return cls(**kwargs)
-        except TypeError as e:
-            raise ConfigError(f"bad value in config: {e}") from None
-
-
-_NESTED = {"model": ModelConfig, "corpus": CorpusConfig, "optim": OptimConfig}
+        return config_from_dict(cls, d)

@@ -20,13 +20,12 @@ from typing import Any
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from memtune.datasets import make_bijective_mapping
 from memtune.metrics import LN2
 from memtune.models import build_budget_model, count_params, width_for_budget
 from memtune.threshold_config import ThresholdConfig
-from memtune.train import EVAL_CHUNK, BatchOrder, lr_at, make_optimizer
+from memtune.train import EVAL_CHUNK, BatchOrder, lr_at, make_optimizer, optimizer_step
 
 ThresholdReport = Callable[[dict[str, Any]], None]
 
@@ -94,17 +93,9 @@ def train_threshold(
     for step in range(max_steps):
         idx = batches(step)
         xb, yb = (x, y) if idx is None else (x[idx], y[idx])
-        logits = model(xb, yb)  # (B, T, V)
-        loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), yb.reshape(-1))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.optim.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip, foreach=True)
         lr = lr_at(step, peak, cfg.optim, max_steps)
-        for group in opt.param_groups:
-            group["lr"] = lr
-        opt.step()
-        loss_sum += loss.detach()
+        logits = model(xb, yb)  # (B, T, V)
+        loss_sum += optimizer_step(opt, model, logits, yb, lr, cfg.optim.grad_clip)
         loss_steps += 1
         epoch, rest = divmod(step + 1, batches.per_epoch)
         if rest or (epoch % cfg.eval_every and step + 1 < max_steps):

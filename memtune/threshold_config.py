@@ -9,10 +9,10 @@ Every value is checked here, before Ray starts, with a message naming the field.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from memtune.config import ConfigError, OptimConfig, _check, _positive_int
+from memtune.config import OptimConfig, _check, _positive_int, config_from_dict
 
 ARCHS = ("mlp", "transformer")
 
@@ -113,26 +113,4 @@ class ThresholdConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ThresholdConfig:
         """Rebuild from a (possibly Ray-resolved) nested dict; unknown keys are an error."""
-        return _from_dict(cls, d, prefix="")
-
-
-_NESTED = {"model": BudgetModelConfig, "data": MappingConfig, "optim": OptimConfig}
-
-
-def _from_dict(cls: type, d: Any, prefix: str) -> Any:
-    _check(isinstance(d, dict), f"{prefix.rstrip('.') or 'config'} must be a mapping, got {d!r}")
-    names = {f.name for f in fields(cls)}
-    unknown = sorted(set(d) - names)
-    _check(
-        not unknown,
-        f"unknown config field(s) {', '.join(prefix + k for k in unknown)}; "
-        f"allowed: {', '.join(prefix + n for n in sorted(names))}",
-    )
-    kwargs = {}
-    for k, v in d.items():
-        sub = _NESTED.get(k) if cls is ThresholdConfig else None
-        kwargs[k] = _from_dict(sub, v, prefix=f"{k}.") if sub else v
-    try:
-        return cls(**kwargs)
-    except TypeError as e:  # wrong value types deep inside a dataclass
-        raise ConfigError(f"bad value in {prefix.rstrip('.') or 'config'}: {e}") from None
+        return config_from_dict(cls, d)

@@ -83,6 +83,26 @@ def make_optimizer(model: GPT, cfg: OptimConfig, lr: float) -> torch.optim.AdamW
     return torch.optim.AdamW(groups, lr=lr, betas=(cfg.beta1, cfg.beta2), foreach=True)
 
 
+def optimizer_step(
+    opt: torch.optim.Optimizer, model: torch.nn.Module, logits: torch.Tensor,
+    targets: torch.Tensor, lr: float, grad_clip: float,
+) -> torch.Tensor:  # fmt: skip
+    """Cross-entropy of (B, T, V) logits on (B, T) targets, backward, clip, set lr, step.
+
+    Every memtune loop trains through this one step. It returns the detached loss (nats/token)
+    as a tensor: loops sum it on the device and sync with the host only when they report.
+    """
+    loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1))
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip, foreach=True)
+    for group in opt.param_groups:
+        group["lr"] = lr
+    opt.step()
+    return loss.detach()
+
+
 @torch.no_grad()
 def sequence_code_lengths(model: GPT, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Code length in bits of each sequence under the model, (N,)."""
@@ -172,17 +192,8 @@ def train(
     while state.step < cfg.max_steps:
         idx = batches(state.step)
         x, y = (inputs, data) if idx is None else (inputs[idx], data[idx])
-        logits = model(x)
-        loss = F.cross_entropy(logits.view(-1, logits.size(-1)), y.view(-1))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.optim.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip, foreach=True)
         lr = lr_at(state.step, peak, cfg.optim, cfg.max_steps)
-        for group in opt.param_groups:
-            group["lr"] = lr
-        opt.step()
-        loss_sum += loss.detach()
+        loss_sum += optimizer_step(opt, model, model(x), y, lr, cfg.optim.grad_clip)
         loss_steps += 1
         state.step += 1
         state.tokens_seen += x.size(0) * T
