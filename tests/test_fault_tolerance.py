@@ -73,7 +73,10 @@ def test_driver_killed_mid_sweep_resumes_without_rerunning_finished_trials(tmp_p
     def one_done_one_checkpointed() -> bool:
         dirs = trial_dirs(exp)
         done = [d for d in dirs if finished(results(d))]
-        ckpt = [d for d in dirs if not finished(results(d)) and list(d.glob("checkpoint_*"))]
+        ckpt = [
+            d for d in dirs
+            if results(d) and not finished(results(d)) and list(d.glob("checkpoint_*"))
+        ]  # fmt: skip
         return bool(done) and bool(ckpt)
 
     wait_for(one_done_one_checkpointed, 240, proc)
@@ -117,9 +120,10 @@ def test_worker_killed_mid_trial_retries_from_its_checkpoint(tmp_path):
     proc = start_sweep(tmp_path, "capacity_worker", "--max-concurrent", "1")
     exp = tmp_path / "capacity_worker"
 
-    def checkpointed():
+    def checkpointed():  # a checkpoint on disk and the results (with the pid) flushed
         dirs = trial_dirs(exp)
-        return dirs and list(dirs[0].glob("checkpoint_*")) and not finished(results(dirs[0]))
+        rs = results(dirs[0]) if dirs else []
+        return rs and list(dirs[0].glob("checkpoint_*")) and not finished(rs)
 
     wait_for(checkpointed, 240, proc)
     first = trial_dirs(exp)[0]
