@@ -50,3 +50,24 @@ def test_local_ray_binds_only_to_127_0_0_1():
         assert not bad, f"Ray listens beyond loopback: {bad}"
     finally:
         ray.shutdown()
+
+
+def test_any_memtune_entry_point_keeps_ray_on_loopback_without_the_variable_set():
+    """memtune/__init__ sets the variable, even where a module imports ray before memtune.sweep."""
+    import sys
+
+    from conftest import ROOT
+
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"}
+    env["PYTHONPATH"] = str(ROOT)
+    code = (
+        "import memtune.searchers, ray\n"  # searchers imports ray first thing
+        "ctx = ray.init(num_cpus=1, include_dashboard=False)\n"
+        "print('NODE', ctx.address_info['node_ip_address'], ctx.address_info['gcs_address'])\n"
+        "ray.shutdown()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          timeout=300)  # fmt: skip
+    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("NODE"))
+    _, node, gcs = line.split()
+    assert node == "127.0.0.1" and gcs.startswith("127.0.0.1:"), line
