@@ -3,7 +3,7 @@
 Each trainable rebuilds its config from the plain dict Tune hands it, restores from Tune's
 checkpoint when there is one, and passes ``train`` a report callback that forwards metrics (and,
 when due, a checkpoint) to ``tune.report``. Nothing else in ``memtune`` imports ``ray.tune``
-except ``memtune.sweep``, which launches the Tuner.
+except ``memtune.sweep``, which launches the Tuner, and ``memtune.searchers`` (a Tune Searcher).
 """
 
 from __future__ import annotations
