@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,28 @@ def smoke(tmp_path_factory):
                   "--name", "capacity_smoke_test")  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return storage / "capacity_smoke_test", proc.stdout
+
+
+@pytest.fixture(scope="session")
+def threshold_smoke(tmp_path_factory):
+    """One real smoke threshold search per session: (experiment path, its stdout, wall seconds)."""
+    storage = tmp_path_factory.mktemp("results")
+    t0 = time.perf_counter()
+    proc = run_py("sweeps/threshold.py", "--preset", "smoke", "--storage-path", str(storage),
+                  "--name", "threshold_smoke_test")  # fmt: skip
+    wall = time.perf_counter() - t0
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return storage / "threshold_smoke_test", proc.stdout, wall
+
+
+@pytest.fixture(scope="session")
+def scaling_smoke(tmp_path_factory):
+    """One real smoke scaling sweep per session: (experiment path, its stdout)."""
+    storage = tmp_path_factory.mktemp("results")
+    proc = run_py("sweeps/scaling.py", "--preset", "smoke", "--storage-path", str(storage),
+                  "--name", "scaling_smoke_test", "--num-cpus", "2")  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return storage / "scaling_smoke_test", proc.stdout
 
 
 @pytest.fixture(autouse=True)

@@ -9,9 +9,13 @@ import pytest
 from conftest import ROOT, run_py
 
 from analysis.capacity import main as analysis_main
+from analysis.scaling import main as scaling_main
+from analysis.threshold import main as threshold_main
 from memtune.cli import run_cli
 from memtune.config import ConfigError, ModelConfig, TrainConfig
-from memtune.sweep import Grid, Sweep, expand
+from memtune.scaling_config import ScalingConfig
+from memtune.sweep import Grid, Sweep, expand, run_sweep
+from memtune.threshold_config import ThresholdConfig
 
 
 def assert_one_line_error(proc, *words):
@@ -137,7 +141,7 @@ def test_an_existing_experiment_is_never_overwritten(smoke):
 
 def _corrupt_copy(src, dst, how):
     shutil.copytree(src, dst)
-    trial = sorted(dst.glob("capacity_*"))[0]
+    trial = sorted(p for p in dst.iterdir() if (p / "result.json").exists())[0]
     if how == "truncated result.json":
         text = (trial / "result.json").read_text()
         (trial / "result.json").write_text(text[: len(text) // 2])
@@ -149,21 +153,90 @@ def _corrupt_copy(src, dst, how):
     return trial.name
 
 
+ANALYSES = {"capacity": analysis_main, "threshold": threshold_main, "scaling": scaling_main}
+STORES = {"capacity": "smoke", "threshold": "threshold_smoke", "scaling": "scaling_smoke"}
+
+
 @pytest.mark.slow
+@pytest.mark.parametrize("experiment", list(ANALYSES))
 @pytest.mark.parametrize(
     "how, words",
     [
-        ("truncated result.json", ["result.json line 2 is truncated or corrupted", "--resume"]),
+        ("truncated result.json", ["result.json line", "is truncated or corrupted", "--resume"]),
         ("missing params", ["has no params.json", "incomplete"]),
         ("corrupted experiment state", ["cannot read experiment", "JSONDecodeError"]),
     ],
 )
-def test_half_written_or_corrupted_experiments(smoke, tmp_path, how, words, capsys):
-    path, _ = smoke
+def test_half_written_or_corrupted_experiments(experiment, how, words, request, tmp_path, capsys):
+    path = request.getfixturevalue(STORES[experiment])[0]
     bad = tmp_path / "copy"
     _corrupt_copy(path, bad, how)
-    proc = run_inproc(analysis_main, [str(bad), "--out", str(tmp_path / "out")], capsys)
+    before = sorted((p, p.stat().st_mtime_ns) for p in bad.rglob("*"))
+    proc = run_inproc(ANALYSES[experiment], [str(bad), "--out", str(tmp_path / "out")], capsys)
     assert_one_line_error(proc, *words)
+    assert sorted((p, p.stat().st_mtime_ns) for p in bad.rglob("*")) == before  # untouched
+
+
+@pytest.mark.parametrize("experiment", list(ANALYSES))
+def test_analysis_of_a_folder_without_an_experiment_any(experiment, tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("no experiment here")
+    proc = run_inproc(ANALYSES[experiment], [str(tmp_path)], capsys)
+    assert_one_line_error(proc, "holds no Tune experiment")
+    proc = run_inproc(ANALYSES[experiment], [str(tmp_path / "nope")], capsys)
+    assert_one_line_error(proc, "does not exist")
+
+
+@pytest.mark.parametrize(
+    "experiment, base, space, words",
+    [
+        ("threshold", ThresholdConfig(), {"model": {"arch": Grid(["cnn"])}},
+         ["model.arch", "mlp", "transformer", "'cnn'"]),
+        ("threshold", ThresholdConfig(), {"model": {"budget": Grid([1000, 0])}},
+         ["model.budget", ">= 1"]),
+        ("threshold", ThresholdConfig(),
+         {"model": Grid([{"arch": "transformer", "budget": 2000, "n_head": 64}])},
+         ["model.budget"]),
+        ("threshold", ThresholdConfig(), {"model": Grid([])}, ["grid axis model is empty"]),
+        ("scaling", ScalingConfig(), {"model": {"n_head": Grid([3])}}, ["divisible"]),
+        ("scaling", ScalingConfig(), {"seed_set_tokens": Grid([2048, -1])},
+         ["seed_set_tokens"]),
+        ("scaling", ScalingConfig(), {"eval_epochs": Grid([()])}, ["eval_epochs"]),
+        ("scaling", ScalingConfig(), {"seed_set_tokens": Grid([])},
+         ["grid axis seed_set_tokens is empty"]),
+        ("capacity", TrainConfig(), {"data": {"vocab_size": Grid([1])}},
+         ["data.vocab_size", ">= 2"]),
+    ],
+)  # fmt: skip
+def test_impossible_configs_of_every_sweep_fail_before_ray(
+    experiment, base, space, words, tmp_path, capsys
+):
+    bad = Sweep(base, space)
+    store = tmp_path / "store"
+    proc = run_inproc(
+        lambda argv: run_sweep(experiment, {"default": bad}, print, None, argv),
+        ["--storage-path", str(store)],
+        capsys,
+    )
+    assert_one_line_error(proc, *words)
+    assert not store.exists()
+
+
+def test_unknown_model_preset_names_the_presets():
+    with pytest.raises(ConfigError) as e:
+        ModelConfig.preset("giant")
+    for w in ["giant", "nano", "cpu-xxs", "large"]:
+        assert w in str(e.value)
+
+
+def test_threshold_table_with_non_positive_values(tmp_path, capsys):
+    p = tmp_path / "t.csv"
+    pd.DataFrame(
+        {"model.arch": ["mlp", "mlp"], "model.name": ["a", "a"], "model.budget": [100, 100],
+         "model.n_layer": [1, 1], "model.n_head": [1, 1], "seed": [0, 0],
+         "data.n_pairs": [0, 8], "memorized": [1, 0], "n_params": [90, 90]}
+    ).to_csv(p, index=False)  # fmt: skip
+    proc = run_inproc(threshold_main, [str(p)], capsys)
+    assert_one_line_error(proc, "n_params and data.n_pairs must be > 0")
 
 
 def test_non_positive_values_in_a_table(tmp_path, capsys):

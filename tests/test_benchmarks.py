@@ -17,9 +17,11 @@ def test_quick_benchmark_reports_every_ratio(tmp_path):
     for key in [
         "throughput_ratio_cpu-xxs", "throughput_ratio_nano", "eval_share_cpu-xxs",
         "sweep_efficiency_smoke", "sweep_efficiency_smoke_tune_only", "startup_seconds_smoke",
+        "search_busy_fraction_smoke",
     ]:  # fmt: skip
         assert math.isfinite(r[key]) and r[key] > 0, key
     assert 0.3 < r["throughput_ratio_cpu-xxs"] < 3  # same work in both loops
     assert r["eval_share_cpu-xxs"] < 0.5
     assert r["sweep_efficiency_smoke"] < r["sweep_efficiency_smoke_tune_only"] <= 1.05
-    assert "throughput_ratio_nano" in proc.stdout
+    assert 0 < r["search_busy_fraction_smoke"] <= 1.05
+    assert "throughput_ratio_nano" in proc.stdout and "search_busy_fraction_smoke" in proc.stdout

@@ -33,10 +33,11 @@ def trial_dirs(exp: Path) -> list[Path]:
     return sorted(p for p in exp.glob("capacity_*") if p.is_dir())
 
 
-def start_sweep(storage: Path, name: str, *extra: str) -> subprocess.Popen:
+def start_sweep(
+    storage: Path, name: str, *extra: str, script: str = "tests/slow_sweep.py"
+) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "tests/slow_sweep.py", "--storage-path", str(storage), "--name", name,
-         *extra],
+        [sys.executable, script, "--storage-path", str(storage), "--name", name, *extra],
         cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         start_new_session=True,
     )  # fmt: skip
@@ -137,3 +138,58 @@ def test_worker_killed_mid_trial_retries_from_its_checkpoint(tmp_path):
     assert restarts[0]["step"] > 100 and restarts[0]["step"] % 400 == 100
     assert restarts[0]["pid"] != pid
     assert rs[-1]["step"] == 2000
+
+
+def test_threshold_search_survives_a_driver_kill(tmp_path):
+    """SIGKILL the driver mid-search; --resume continues the searcher from its saved state.
+
+    Tune snapshots the experiment and the searcher together, every 10 s or so: probes that
+    ended after the last snapshot are unknown to the restored run and run once more (they are
+    short); everything the snapshot knew is kept, and every answer is still exact.
+    """
+    from slow_threshold_sweep import N_MAX, THRESHOLDS
+
+    script = "tests/slow_threshold_sweep.py"
+    proc = start_sweep(tmp_path, "threshold_kill", script=script)
+    exp = tmp_path / "threshold_kill"
+    summary = exp / "threshold_search.json"
+
+    def probes() -> dict[str, list[dict]]:
+        return {d.name: rs for d in exp.glob("threshold_*") if d.is_dir() and (rs := results(d))}
+
+    def saved_mid_search() -> bool:  # a searcher snapshot that knows some outcomes, not all
+        if not summary.exists():
+            return False
+        log = json.loads(summary.read_text())["log"]
+        return len(log) >= 4 and len(probes()) >= 6
+
+    wait_for(saved_mid_search, 240, proc)
+    kill_session(proc)
+    killed_at = time.time()
+    snapshot = json.loads(summary.read_text())
+    assert not all(g["done"] for g in snapshot["groups"]), "the search ended before the kill"
+    before = probes()
+
+    proc = run_py(script, "--storage-path", str(tmp_path), "--name", "threshold_kill",
+                  "--resume")  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    final = json.loads(summary.read_text())
+    assert [g["threshold"] for g in final["groups"]] == [min(t, N_MAX) for t in THRESHOLDS.values()]
+    log = [(e["group"], e["n"]) for e in final["log"]]
+    assert len(set(log)) == len(log), "the searcher probed a size twice"
+    known = [(e["trial_id"], e["group"], e["n"]) for e in snapshot["log"]]
+    assert set(known) <= {(e["trial_id"], e["group"], e["n"]) for e in final["log"]}
+
+    # probes that finished before the kill and ran again after it
+    after = probes()
+    done_before = {(rs[-1]["config"]["model"]["name"], rs[-1]["n_pairs"]) for rs in before.values()}
+    reran = [
+        name for name, rs in after.items()
+        if rs[-1]["timestamp"] > killed_at
+        and (rs[-1]["config"]["model"]["name"], rs[-1]["n_pairs"]) in done_before
+    ]  # fmt: skip
+    assert len(reran) <= len(before) - len(known)  # only what the snapshot had not seen
+    print(
+        f"probes finished before the kill: {len(before)}, known to the searcher's snapshot: "
+        f"{len(known)}, run again after --resume: {len(reran)}, probes in all: {len(log)}"
+    )

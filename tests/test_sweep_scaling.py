@@ -9,13 +9,9 @@ from conftest import run_py
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def smoke(tmp_path_factory):
-    storage = tmp_path_factory.mktemp("results")
-    proc = run_py("sweeps/scaling.py", "--preset", "smoke", "--storage-path", str(storage),
-                  "--name", "scaling_smoke_test", "--num-cpus", "2")  # fmt: skip
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return storage / "scaling_smoke_test", proc.stdout
+@pytest.fixture
+def smoke(scaling_smoke):
+    return scaling_smoke
 
 
 def test_table_has_one_row_per_seed_set_and_epoch_count(smoke):

@@ -121,15 +121,9 @@ def test_ctrl_c_then_tuner_restore_continues_the_search(ray_local, tmp_path):
     assert len(probes) == len(results)
 
 
-@pytest.fixture(scope="module")
-def smoke(tmp_path_factory):
-    storage = tmp_path_factory.mktemp("results")
-    t0 = time.perf_counter()
-    proc = run_py("sweeps/threshold.py", "--preset", "smoke", "--storage-path", str(storage),
-                  "--name", "threshold_smoke_test")  # fmt: skip
-    wall = time.perf_counter() - t0
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return storage / "threshold_smoke_test", proc.stdout, wall
+@pytest.fixture
+def smoke(threshold_smoke):
+    return threshold_smoke
 
 
 def test_smoke_sweep_runs_every_search_to_the_end_within_3_minutes(smoke):
