@@ -1,7 +1,7 @@
 """How close memtune runs to the machine's limit: ratios measured in one run, not absolute times.
 
-    python benchmarks/run.py                 # full: default capacity preset, ~8 minutes
-    python benchmarks/run.py --quick         # smoke preset and short loops, ~1.5 minutes
+    python benchmarks/run.py                 # full: default presets, ~18 minutes
+    python benchmarks/run.py --quick         # smoke presets and short loops, ~2.5 minutes
 
 Prints a table and writes benchmarks/latest.json (or --out). Ratios:
 - trainer throughput: tokens/s of memtune's train() (metrics at the default interval included)
@@ -9,7 +9,9 @@ Prints a table and writes benchmarks/latest.json (or --out). Ratios:
 - evaluation share: seconds computing memorization metrics / trial seconds, default interval;
 - sweep efficiency: sum of trial training seconds / (wall seconds x CPUs), for the whole
   command and for Tune's part of it (the rest is interpreter, import and Ray start-up);
-- start-up: seconds from launching `python sweeps/capacity.py` to the first trial training.
+- start-up: seconds from launching `python sweeps/capacity.py` to the first trial training;
+- threshold search busy fraction: the same ratio for the threshold search (many short probes
+  chosen one by one by the Searcher), over Tune's part.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -86,28 +89,38 @@ def trainer_ratios(model: str, steps: int, eval_every: int, repeats: int) -> dic
     }
 
 
-def sweep_ratios(preset: str) -> dict[str, float]:
-    """Run a capacity preset as a user would and relate trial seconds to wall seconds."""
-    import pandas as pd
+def run_and_load(script: str, preset: str) -> tuple[Any, float, float]:
+    """Run a sweep as a user would (no analysis): its table, launch time and wall seconds."""
+    from analysis.load import load_experiment
 
-    cpus = os.cpu_count() or 1
     with tempfile.TemporaryDirectory() as tmp:
         t_launch = time.time()
         proc = subprocess.run(
-            [sys.executable, str(ROOT / "sweeps" / "capacity.py"), "--preset", preset,
+            [sys.executable, str(ROOT / "sweeps" / script), "--preset", preset,
              "--storage-path", tmp, "--name", "bench", "--no-analysis"],
             capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
         )  # fmt: skip
         wall = time.time() - t_launch
         if proc.returncode != 0:
             raise SystemExit(f"sweep failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
-        from analysis.load import load_experiment
+        return load_experiment(Path(tmp) / "bench"), t_launch, wall
 
-        df = load_experiment(Path(tmp) / "bench")
+
+def busy_and_span(df: Any) -> tuple[float, float, float]:
+    """Sum of trial seconds, first trial start (epoch s) and Tune's span from it to the end."""
+    import pandas as pd
+
+    end = pd.to_numeric(df["timestamp"])
+    start = end - df["time_total_s"]
+    return float(df["time_total_s"].sum()), float(start.min()), float(end.max() - start.min())
+
+
+def sweep_ratios(preset: str) -> dict[str, float]:
+    """Run a capacity preset and relate trial seconds to wall seconds (whole and Tune's part)."""
+    cpus = os.cpu_count() or 1
+    df, t_launch, wall = run_and_load("capacity.py", preset)
     busy = float(df["train_seconds"].sum() + df["eval_seconds"].sum())
-    starts = pd.to_numeric(df["timestamp"]) - df["time_total_s"]
-    first_start = float(starts.min())
-    tune_wall = float(pd.to_numeric(df["timestamp"]).max() - first_start)
+    _, first_start, tune_wall = busy_and_span(df)
     return {
         f"sweep_efficiency_{preset}": busy / (wall * cpus),
         f"sweep_efficiency_{preset}_tune_only": busy / (tune_wall * cpus),
@@ -116,10 +129,24 @@ def sweep_ratios(preset: str) -> dict[str, float]:
     }
 
 
+def search_ratios(preset: str) -> dict[str, float]:
+    """The threshold search's busy fraction: trial seconds / (Tune's wall seconds x CPUs)."""
+    cpus = os.cpu_count() or 1
+    df, _, wall = run_and_load("threshold.py", preset)
+    busy, _, tune_wall = busy_and_span(df)
+    return {
+        f"search_busy_fraction_{preset}": busy / (tune_wall * cpus),
+        f"search_probes_{preset}": float(len(df)),
+        f"wall_seconds_threshold_{preset}": wall,
+    }
+
+
 TARGETS = {
     "throughput_ratio": ">= 0.95",
     "eval_share": "<= 0.05",
     "sweep_efficiency": ">= 0.90",
+    "search_busy_fraction": ">= 0.85",
+    "startup_seconds": "report",
 }
 
 
@@ -134,11 +161,13 @@ def main() -> None:
     for model in ["cpu-xxs", "nano"]:
         for k, v in trainer_ratios(model, steps, eval_every=250, repeats=repeats).items():
             results[f"{k}_{model}"] = v
-    results.update(sweep_ratios("smoke" if args.quick else "default"))
+    preset = "smoke" if args.quick else "default"
+    results.update(sweep_ratios(preset))
+    results.update(search_ratios(preset))
     print(f"{'ratio':<42}{'value':>10}  target")
     for k, v in results.items():
         target = next((t for prefix, t in TARGETS.items() if k.startswith(prefix)), "")
-        if "tokens_per_s" in k or "wall_seconds" in k:
+        if "tokens_per_s" in k or "wall_seconds" in k or "probes" in k:
             continue  # absolute figures go to the JSON only
         print(f"{k:<42}{v:>10.3f}  {target}")
     Path(args.out).write_text(json.dumps(results, indent=2))
