@@ -13,6 +13,7 @@ Without ``--address`` (and outside ``ray job submit``) a local Ray starts on 127
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import itertools
 import os
 import sys
@@ -232,13 +233,16 @@ def run_sweep(
     name: str,
     presets: dict[str, Sweep],
     trainable: Callable[[dict[str, Any]], None],
-    analyze: Callable[[str], int] | None = None,
+    analyze: str | Callable[[str], int] | None = None,
     argv: list[str] | None = None,
 ) -> int:
     """Parse the shared flags, run (or resume) the preset's grid on Ray Tune, then analyze.
 
     A preset with a ``search`` factory runs that Searcher over its grid points instead (one
     group each), as many trials at once as --max-concurrent or the cluster's CPUs allow.
+    ``analyze`` is the analysis module's name (its ``analyze_experiment`` runs on the finished
+    experiment) or a callable. A name is imported only after the sweep: pandas, scipy and
+    matplotlib would otherwise add seconds before the first trial starts.
     Returns the exit code: 0 when every trial finished, 1 when some errored (they are named,
     and the analysis still runs on the rest).
     """
@@ -321,6 +325,8 @@ def run_sweep(
         print(f"[memtune]   traceback: {r.path}/error.txt")
     code = 1 if errored else 0
     if analyze is not None and not args.no_analysis and len(errored) < len(results):
+        if isinstance(analyze, str):
+            analyze = importlib.import_module(analyze).analyze_experiment
         code = max(code, analyze(results.experiment_path))
     return code
 

@@ -77,9 +77,7 @@ PRESETS = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    from analysis.capacity import analyze_experiment
-
-    return run_sweep("capacity", PRESETS, capacity_trainable, analyze_experiment, argv)
+    return run_sweep("capacity", PRESETS, capacity_trainable, "analysis.capacity", argv)
 
 
 if __name__ == "__main__":

@@ -58,9 +58,7 @@ PRESETS = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    from analysis.scaling import analyze_experiment
-
-    return run_sweep("scaling", PRESETS, scaling_trainable, analyze_experiment, argv)
+    return run_sweep("scaling", PRESETS, scaling_trainable, "analysis.scaling", argv)
 
 
 if __name__ == "__main__":

@@ -99,9 +99,7 @@ PRESETS = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    from analysis.threshold import analyze_experiment
-
-    return run_sweep("threshold", PRESETS, threshold_trainable, analyze_experiment, argv)
+    return run_sweep("threshold", PRESETS, threshold_trainable, "analysis.threshold", argv)
 
 
 if __name__ == "__main__":

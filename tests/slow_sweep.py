@@ -5,7 +5,6 @@ python tests/slow_sweep.py --storage-path DIR --name NAME [--resume]
 
 import sys
 
-from analysis.capacity import analyze_experiment
 from memtune.cli import run_cli
 from memtune.config import DataConfig, ModelConfig, OptimConfig, TrainConfig
 from memtune.sweep import Grid, Sweep, asdict, run_sweep
@@ -33,6 +32,6 @@ SLOW = Sweep(
 if __name__ == "__main__":
     run_cli(
         lambda argv: run_sweep("capacity", {"default": SLOW}, capacity_trainable,
-                               analyze_experiment, argv),
+                               "analysis.capacity", argv),
         sys.argv[1:],
     )  # fmt: skip
