@@ -17,7 +17,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from memtune.config import ConfigError, ModelConfig
+from memtune.config import ModelConfig
+from memtune.param_counts import budget_model_config, width_for_budget
 from memtune.threshold_config import BudgetModelConfig
 
 
@@ -135,14 +136,6 @@ def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def gpt_param_count(cfg: ModelConfig, vocab_size: int, block_size: int) -> int:
-    """Closed form of ``count_params(build_model(...))``: sizes models without building them."""
-    d, h = cfg.d_model, cfg.mlp_ratio * cfg.d_model
-    per_layer = 2 * d + (3 * d * d + 3 * d) + (d * d + d) + 2 * d + (d * h + h) + (h * d + d)
-    emb = (vocab_size + 1) * d + (block_size * d if cfg.pos_emb == "learned" else 0)
-    return emb + cfg.n_layer * per_layer + 2 * d + d * vocab_size
-
-
 class SeqMLP(nn.Module):
     """Sequence-to-sequence MLP for the threshold study (seed 004): the one-hot input sequence,
     (T * V) wide, goes through ``n_layer`` ReLU layers of ``width`` units to T * V output logits.
@@ -165,12 +158,6 @@ class SeqMLP(nn.Module):
         return self.out(h).view(x.size(0), self.seq_len, self.vocab_size)
 
 
-def seq_mlp_param_count(seq_len: int, vocab_size: int, width: int, n_layer: int) -> int:
-    """Closed form of ``count_params(SeqMLP(...))``."""
-    io = seq_len * vocab_size
-    return io * width + width + (n_layer - 1) * (width * width + width) + width * io + io
-
-
 class DecoderMapper(nn.Module):
     """A GPT that reads x then the teacher-forced y, [x_1..x_T, y_1..y_{T-1}], and predicts y.
 
@@ -189,49 +176,9 @@ class DecoderMapper(nn.Module):
         return self.gpt(torch.cat([x, y[:, :-1]], dim=1))[:, T - 1 :]
 
 
-def _gpt_config(cfg: BudgetModelConfig, d_model: int) -> ModelConfig:
-    return ModelConfig(
-        name=cfg.label, n_layer=cfg.n_layer, d_model=d_model, n_head=cfg.n_head,
-        mlp_ratio=cfg.mlp_ratio,
-    )  # fmt: skip
-
-
-def budget_param_count(cfg: BudgetModelConfig, width: int, seq_len: int, vocab_size: int) -> int:
-    """Parameters of the budget model of the given width (d_model for transformers)."""
-    if cfg.arch == "mlp":
-        return seq_mlp_param_count(seq_len, vocab_size, width, cfg.n_layer)
-    return gpt_param_count(_gpt_config(cfg, width), vocab_size, 2 * seq_len - 1)
-
-
-def width_for_budget(cfg: BudgetModelConfig, seq_len: int, vocab_size: int) -> int:
-    """The largest width whose parameter count is within ``cfg.budget``.
-
-    Transformer widths step by ``n_head`` (d_model must divide into the heads). The count grows
-    with the width, so a bisection over width steps finds it.
-    """
-    step = cfg.n_head if cfg.arch == "transformer" else 1
-
-    def fits(k: int) -> bool:
-        return budget_param_count(cfg, k * step, seq_len, vocab_size) <= cfg.budget
-
-    if not fits(1):
-        need = budget_param_count(cfg, step, seq_len, vocab_size)
-        raise ConfigError(
-            f"model.budget {cfg.budget} is too small for {cfg.label}: the narrowest such model "
-            f"(width {step}) has {need} parameters"
-        )
-    lo, hi = 1, 2
-    while fits(hi):
-        lo, hi = hi, hi * 2
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
-    return lo * step
-
-
 def build_budget_model(cfg: BudgetModelConfig, seq_len: int, vocab_size: int) -> nn.Module:
     """The MLP or decoder of ``cfg`` at the widest size within its budget."""
     width = width_for_budget(cfg, seq_len, vocab_size)
     if cfg.arch == "mlp":
         return SeqMLP(seq_len, vocab_size, width, cfg.n_layer)
-    return DecoderMapper(_gpt_config(cfg, width), seq_len, vocab_size)
+    return DecoderMapper(budget_model_config(cfg, width), seq_len, vocab_size)

@@ -23,7 +23,8 @@ import torch.nn as nn
 
 from memtune.datasets import make_bijective_mapping
 from memtune.metrics import LN2
-from memtune.models import build_budget_model, count_params, width_for_budget
+from memtune.models import build_budget_model, count_params
+from memtune.param_counts import width_for_budget
 from memtune.threshold_config import ThresholdConfig
 from memtune.train import EVAL_CHUNK, BatchOrder, lr_at, make_optimizer, optimizer_step
 

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from memtune.config import OptimConfig, _check, _positive_int, config_from_dict
+from memtune.param_counts import width_for_budget
 
 ARCHS = ("mlp", "transformer")
 
@@ -103,8 +104,6 @@ class ThresholdConfig:
         _check(
             self.min_improvement >= 0, f"min_improvement must be >= 0, got {self.min_improvement}"
         )
-        from memtune.models import width_for_budget
-
         width_for_budget(self.model, self.data.seq_len, self.data.vocab_size)  # fits at all?
 
     def to_dict(self) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 import pytest
 
 from memtune.config import ConfigError, DataConfig, ModelConfig, OptimConfig, TrainConfig
-from memtune.models import build_model, count_params, gpt_param_count
+from memtune.models import build_model, count_params
+from memtune.param_counts import gpt_param_count
 
 
 def test_round_trip():

@@ -5,7 +5,8 @@ import torch
 
 from memtune.config import ConfigError, OptimConfig
 from memtune.datasets import make_bijective_mapping
-from memtune.models import budget_param_count, build_budget_model, count_params, width_for_budget
+from memtune.models import build_budget_model, count_params
+from memtune.param_counts import budget_param_count, width_for_budget
 from memtune.threshold import train_threshold
 from memtune.threshold_config import BudgetModelConfig, MappingConfig, ThresholdConfig
 
