@@ -9,6 +9,8 @@ Prints a table and writes benchmarks/latest.json (or --out). Ratios:
 - evaluation share: seconds computing memorization metrics / trial seconds, default interval;
 - sweep efficiency: sum of trial training seconds / (wall seconds x CPUs), for the whole
   command and for Tune's part of it (the rest is interpreter, import and Ray start-up);
+- trials vs threads: two trainings as two 1-thread processes at once over one 2-thread process
+  running them in turn (why memtune gives each trial one CPU and one thread);
 - start-up: seconds from launching `python sweeps/capacity.py` to the first trial training;
 - threshold search busy fraction: the same ratio for the threshold search (many short probes
   chosen one by one by the Searcher), over Tune's part.
@@ -62,9 +64,9 @@ def bare_loop_seconds(cfg: TrainConfig) -> float:
     return time.perf_counter() - t0
 
 
-def trainer_ratios(model: str, steps: int, eval_every: int, repeats: int) -> dict[str, float]:
-    """memtune vs bare loop on one model, alternating runs and keeping the best of each."""
-    cfg = TrainConfig(
+def bench_config(model: str, steps: int, eval_every: int) -> TrainConfig:
+    """512 sequences in batches of 128, no early stop: the same work in every loop compared."""
+    return TrainConfig(
         model=ModelConfig.preset(model),
         data=DataConfig(n_seqs=512),
         optim=OptimConfig(batch_size=128),
@@ -74,6 +76,11 @@ def trainer_ratios(model: str, steps: int, eval_every: int, repeats: int) -> dic
         target_efficiency=1.0,
         target_excess_bits=0.0,
     )
+
+
+def trainer_ratios(model: str, steps: int, eval_every: int, repeats: int) -> dict[str, float]:
+    """memtune vs bare loop on one model, alternating runs and keeping the best of each."""
+    cfg = bench_config(model, steps, eval_every)
     bare, ours, share = [], [], []
     for _ in range(repeats):
         bare.append(bare_loop_seconds(cfg))
@@ -87,6 +94,52 @@ def trainer_ratios(model: str, steps: int, eval_every: int, repeats: int) -> dic
         "eval_share": min(share),
         "bare_tokens_per_s": tokens / min(bare),
     }
+
+
+TRAIN_CHILD = """
+import sys, time
+import torch
+from benchmarks.run import bench_config
+from memtune.train import train
+model, steps, threads, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+torch.set_num_threads(threads)
+cfg = bench_config(model, steps, eval_every=250)
+print("ready", flush=True)
+sys.stdin.readline()  # every child starts training at the same moment
+for _ in range(count):
+    train(cfg)
+print(time.time(), flush=True)
+"""
+
+
+def trials_vs_threads(model: str, steps: int) -> dict[str, float]:
+    """Two trainings as two 1-thread processes at once vs one 2-thread process in turn.
+
+    Above 1, one CPU per trial (memtune's default) gets more done than threads within a trial.
+    """
+
+    def run(threads: int, count: int, procs: int) -> float:
+        children = [
+            subprocess.Popen(
+                [sys.executable, "-c", TRAIN_CHILD, model, str(steps), str(threads), str(count)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+                cwd=ROOT,
+                env={**os.environ, "PYTHONPATH": str(ROOT)},
+            )  # fmt: skip
+            for _ in range(procs)
+        ]
+        for c in children:
+            assert c.stdout.readline().strip() == "ready"
+        start = time.time()
+        for c in children:
+            c.stdin.write("go\n")
+            c.stdin.flush()
+        ends = [float(c.communicate()[0].split()[-1]) for c in children]
+        return max(ends) - start
+
+    return {"trials_vs_threads": run(2, 2, 1) / run(1, 1, 2)}
 
 
 def run_and_load(script: str, preset: str) -> tuple[Any, float, float]:
@@ -146,6 +199,7 @@ TARGETS = {
     "eval_share": "<= 0.05",
     "sweep_efficiency": ">= 0.90",
     "search_busy_fraction": ">= 0.85",
+    "trials_vs_threads": "> 1 (one CPU per trial)",
     "startup_seconds": "report",
 }
 
@@ -161,6 +215,7 @@ def main() -> None:
     for model in ["cpu-xxs", "nano"]:
         for k, v in trainer_ratios(model, steps, eval_every=250, repeats=repeats).items():
             results[f"{k}_{model}"] = v
+    results.update({f"{k}_nano": v for k, v in trials_vs_threads("nano", steps).items()})
     preset = "smoke" if args.quick else "default"
     results.update(sweep_ratios(preset))
     results.update(search_ratios(preset))

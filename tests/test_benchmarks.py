@@ -17,7 +17,7 @@ def test_quick_benchmark_reports_every_ratio(tmp_path):
     for key in [
         "throughput_ratio_cpu-xxs", "throughput_ratio_nano", "eval_share_cpu-xxs",
         "sweep_efficiency_smoke", "sweep_efficiency_smoke_tune_only", "startup_seconds_smoke",
-        "search_busy_fraction_smoke",
+        "search_busy_fraction_smoke", "trials_vs_threads_nano",
     ]:  # fmt: skip
         assert math.isfinite(r[key]) and r[key] > 0, key
     assert 0.3 < r["throughput_ratio_cpu-xxs"] < 3  # same work in both loops
