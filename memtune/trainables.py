@@ -81,3 +81,31 @@ def threshold_trainable(config: dict[str, Any]) -> None:
     device = _setup()
     cfg = ThresholdConfig.from_dict(config)
     train_threshold(cfg, report=tune.report, device=device)  # short: no checkpoints
+
+
+def zipf_trainable(config: dict[str, Any]) -> None:
+    """One Zipf trial: a model on Zipf-sampled sequences, per-sequence records (seed 001).
+
+    The records go to ``zipf_records.parquet`` in the trial directory of the experiment store
+    (``RecordsFile``); the scalar metrics name the file and its rows.
+    """
+    from memtune.zipf import RecordsFile, ZipfState, train_zipf
+    from memtune.zipf_config import ZipfConfig
+
+    device = _setup()
+    cfg = ZipfConfig.from_dict(config)
+    resume = None
+    if checkpoint := tune.get_checkpoint():
+        with checkpoint.as_directory() as d:
+            resume = ZipfState.load(d)
+    storage = tune.get_context().get_storage()  # get_trial_dir() is a local staging folder
+    records = RecordsFile(
+        storage.storage_filesystem, storage.trial_fs_path, resume.step if resume else None
+    )
+
+    def report(metrics: dict[str, Any], state: ZipfState | None, rows: Any) -> None:
+        if rows is not None:
+            records.append(rows)  # before the checkpoint that says these rows exist
+        _tune_report(metrics, state)
+
+    train_zipf(cfg, report=report, resume=resume, device=device)
