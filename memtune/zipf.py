@@ -256,8 +256,8 @@ def train_zipf(
             more with rows None.
         resume: a state from ``ZipfState.load`` to continue from.
         device: where to train.
-        on_batch: called with each training batch's input ids (B, T) before the model sees them
-            (tests count presentations independently with it; it syncs with the host).
+        on_batch: called with the sequences (B, T) of each training batch before the model
+            sees them (tests count presentations independently with it; it syncs with the host).
     Returns:
         the reported metrics, one dict per evaluation.
     """
@@ -296,7 +296,7 @@ def train_zipf(
         counts += torch.bincount(idx, minlength=K)
         x, y = inputs[idx], data[idx]
         if on_batch is not None:
-            on_batch(x)
+            on_batch(y)
         lr = lr_at(state.step, peak, cfg.optim, cfg.max_steps)
         loss_sum += optimizer_step(opt, model, model(x), y, lr, cfg.optim.grad_clip)
         loss_steps += 1
