@@ -280,6 +280,10 @@ def fit_experiment(d: pd.DataFrame) -> dict[str, Any]:
         power_a=float(np.exp(pl.params[1])),
         power_r2=pl.r2,
     )
+    end = d[d["step"] == d["step"].max()]
+    if end["presentations"].nunique() >= 3:  # the cross-section: each sequence once, at the end
+        plf = fit_power_law(end["presentations"], end["loss_bits"])
+        row.update(power_b_final=-float(plf.params[0]), power_r2_final=plf.r2)
     lg = fit_loss_logistic(d["presentations"], d["loss_bits"])
     if lg is not None:
         row.update(
@@ -292,7 +296,6 @@ def fit_experiment(d: pd.DataFrame) -> dict[str, Any]:
         )
     fp = first_perfect(d)
     reached = fp["n_first_perfect"].dropna()
-    end = d[d["step"] == d["step"].max()]
     row.update(
         final_step=int(d["step"].max()),
         final_loss_bits=float(end["loss_bits"].mean()),
@@ -346,7 +349,7 @@ def comparison_groups(df: pd.DataFrame, factor: str) -> list[list[str]]:
 
 def format_table(fits: list[dict[str, Any]]) -> str:
     head = (
-        f"  {'experiment':<14}{'params':>8}{'b (power)':>11}{'95% CI':>16}{'R2':>6}"
+        f"  {'experiment':<14}{'params':>8}{'b (power)':>11}{'95% CI':>16}{'R2':>6}{'b end':>7}"
         f"{'n_half':>9}{'k':>6}{'R2':>6}{'loss end':>10}{'acc end':>9}{'100%':>6}"
         f"{'n 1st 100%':>11}"
     )
@@ -356,7 +359,8 @@ def format_table(fits: list[dict[str, Any]]) -> str:
         nh = r.get("logistic_n_half", float("nan"))
         lines.append(
             f"  {r['experiment']:<14}{int(r.get('n_params', 0)):>8,}{r['power_b']:>11.3f}"
-            f"{f'[{lo:.3f}, {hi:.3f}]':>16}{r['power_r2']:>6.2f}{nh:>9.0f}"
+            f"{f'[{lo:.3f}, {hi:.3f}]':>16}{r['power_r2']:>6.2f}"
+            f"{r.get('power_b_final', float('nan')):>7.3f}{nh:>9.0f}"
             f"{r.get('logistic_k', float('nan')):>6.2f}{r.get('logistic_r2', float('nan')):>6.2f}"
             f"{r['final_loss_bits']:>10.3f}{r['final_accuracy']:>9.3f}"
             f"{r['frac_perfect_at_end']:>6.0%}{r['n_first_perfect_median']:>11.0f}"
@@ -368,7 +372,8 @@ def format_report(summary: dict[str, Any]) -> str:
     lines = [
         "zipf memorization: loss (bits/token) vs presentations n, per experiment, all "
         f"(sequence, evaluation) points pooled over seeds ({summary['n_trials']} trials)",
-        "  power law loss = a n^-b (OLS, log-log);  logistic loss = L0 / (1 + (n/n_half)^k);",
+        "  power law loss = a n^-b (OLS, log-log; b end: the last evaluation only);  logistic "
+        "loss = L0 / (1 + (n/n_half)^k);",
         "  100% = share of sequences at 100% token accuracy at the end; n 1st 100% = median "
         "presentations when a sequence first reached it",
         format_table(summary["fits"]),
