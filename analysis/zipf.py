@@ -261,7 +261,11 @@ def first_perfect(df: pd.DataFrame) -> pd.DataFrame:
     last = d.groupby(keys).last()
     out = last[["presentations"]].rename(columns={"presentations": "n_final"}).join(first)
     out["perfect_at_end"] = last["accuracy"] >= 1.0
-    if "bayes_accuracy" in last:
+    if "bayes_accuracy" in d:
+        # as accurate as the Bayes-optimal predictor of the mixture: the best any model can be
+        best = d[d["accuracy"] >= d["bayes_accuracy"] - 1e-9]
+        out["n_first_bayes"] = best.groupby(keys)["presentations"].first()
+        out["bayes_at_end"] = last["accuracy"] >= last["bayes_accuracy"] - 1e-9
         out["bayes_perfect"] = last["bayes_accuracy"] >= 1.0
     return out.reset_index()
 
@@ -301,6 +305,8 @@ def fit_experiment(d: pd.DataFrame) -> dict[str, Any]:
         final_loss_bits=float(end["loss_bits"].mean()),
         final_accuracy=float(end["accuracy"].mean()),
         frac_perfect_at_end=float(fp["perfect_at_end"].mean()),
+        n_perfect_at_end=int(fp["perfect_at_end"].sum()),
+        n_sequences=len(fp),
         n_first_perfect_median=float(reached.median()) if len(reached) else float("nan"),
         n_first_perfect_min=float(reached.min()) if len(reached) else float("nan"),
         max_rank_perfect_at_end=int(fp.loc[fp["perfect_at_end"], "rank"].max())
@@ -308,7 +314,12 @@ def fit_experiment(d: pd.DataFrame) -> dict[str, Any]:
         else 0,
     )
     if "bayes_perfect" in fp:
-        row["frac_bayes_perfect"] = float(fp["bayes_perfect"].mean())
+        at_bayes = fp["n_first_bayes"].dropna()
+        row.update(
+            frac_bayes_perfect=float(fp["bayes_perfect"].mean()),
+            n_bayes_at_end=int(fp["bayes_at_end"].sum()),
+            n_first_bayes_median=float(at_bayes.median()) if len(at_bayes) else float("nan"),
+        )
     return row
 
 
@@ -350,8 +361,8 @@ def comparison_groups(df: pd.DataFrame, factor: str) -> list[list[str]]:
 def format_table(fits: list[dict[str, Any]]) -> str:
     head = (
         f"  {'experiment':<14}{'params':>8}{'b (power)':>11}{'95% CI':>16}{'R2':>6}{'b end':>7}"
-        f"{'n_half':>9}{'k':>6}{'R2':>6}{'loss end':>10}{'acc end':>9}{'100%':>6}"
-        f"{'n 1st 100%':>11}"
+        f"{'n_half':>9}{'k':>6}{'R2':>6}{'loss end':>10}{'acc end':>9}{'100%':>9}"
+        f"{'n 1st 100%':>11}{'at Bayes':>10}{'n 1st Bayes':>12}"
     )
     lines = [head]
     for r in fits:
@@ -363,7 +374,8 @@ def format_table(fits: list[dict[str, Any]]) -> str:
             f"{r.get('power_b_final', float('nan')):>7.3f}{nh:>9.0f}"
             f"{r.get('logistic_k', float('nan')):>6.2f}{r.get('logistic_r2', float('nan')):>6.2f}"
             f"{r['final_loss_bits']:>10.3f}{r['final_accuracy']:>9.3f}"
-            f"{r['frac_perfect_at_end']:>6.0%}{r['n_first_perfect_median']:>11.0f}"
+            f"{r['n_perfect_at_end']:>5}/{r['n_sequences']:<3}{r['n_first_perfect_median']:>11.0f}"
+            f"{r.get('n_bayes_at_end', -1):>10}{r.get('n_first_bayes_median', float('nan')):>12.0f}"
         )
     return "\n".join(lines)
 
@@ -374,8 +386,10 @@ def format_report(summary: dict[str, Any]) -> str:
         f"(sequence, evaluation) points pooled over seeds ({summary['n_trials']} trials)",
         "  power law loss = a n^-b (OLS, log-log; b end: the last evaluation only);  logistic "
         "loss = L0 / (1 + (n/n_half)^k);",
-        "  100% = share of sequences at 100% token accuracy at the end; n 1st 100% = median "
-        "presentations when a sequence first reached it",
+        "  100% = sequences at 100% token accuracy at the end (all seeds); n 1st 100% = median "
+        "presentations when a sequence first reached it;",
+        "  at Bayes = sequences as accurate as the Bayes-optimal predictor of the mixture at the "
+        "end (its accuracy is < 1 for rare sequences), n 1st Bayes = median presentations then",
         format_table(summary["fits"]),
     ]
     for name, groups in summary.get("comparisons", {}).items():

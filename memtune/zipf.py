@@ -219,6 +219,15 @@ class ZipfState(TrainState):
     checkpoint_step: int = 0  # step of the last checkpoint
 
 
+def pheno_param_count(seq_len: int, d_feature: int) -> int:
+    """Parameters of ``PhenoModel`` that reach its output: A^(n)_i for i <= n, and B.
+
+    ``count_params`` would count the whole (T, T, d) tensor A, half of which the causal mask
+    zeroes; this is the count the model is compared by.
+    """
+    return seq_len * (seq_len + 1) // 2 * d_feature + d_feature
+
+
 def trial_columns(cfg: ZipfConfig, n_params: int) -> dict[str, Any]:
     """The values of ``TRIAL_COLUMNS`` for this trial."""
     gpt = cfg.arch.kind == "gpt"
@@ -271,7 +280,11 @@ def train_zipf(
     probs = zipf_probs(K, cfg.data.alpha)
     reference = bayes_reference(data, probs)
     model = build_zipf_model(cfg.arch, T)
-    n_params = count_params(model)
+    n_params = (
+        pheno_param_count(T, cfg.arch.d_feature)
+        if cfg.arch.kind == "pheno"
+        else count_params(model)
+    )
     columns = trial_columns(cfg, n_params)
     model.to(device)
     data = data.to(device)

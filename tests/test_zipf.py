@@ -1,10 +1,13 @@
 """The Zipf experiment's pure core: sampling, presentation counts, references, model, resume."""
 
+import importlib.util
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import ROOT
 from pyarrow import fs as pafs
 
 from analysis.zipf import (
@@ -15,6 +18,7 @@ from analysis.zipf import (
     loss_logistic,
 )
 from memtune.config import ConfigError, ModelConfig
+from memtune.sweep import expand
 from memtune.zipf import (
     RECORDS_FILE,
     SAMPLER_CHUNK,
@@ -256,3 +260,15 @@ def test_first_perfect_and_comparison_groups():
     assert comparison_groups(arms, "n_layer") == [["a", "c"]]
     assert comparison_groups(arms, "pos_emb") == [["a", "d"]]
     assert comparison_groups(arms, "lr") == []
+
+
+def test_every_preset_is_valid_and_default_has_the_seeds_experiments():
+    spec = importlib.util.spec_from_file_location("zipf_sweep", ROOT / "sweeps" / "zipf.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    names = {}
+    for preset, sweep in module.PRESETS.items():
+        configs = expand(sweep)  # validates every trial's config, as run_sweep does
+        names[preset] = {c["arch"]["name"] for c in configs}
+    assert {"small", "medium", "large_rope", "large_lr", "pheno"} <= names["default"]
+    assert {"small", "medium", "large_rope", "large_lr", "pheno"} <= names["paper"]
