@@ -6,7 +6,7 @@ p ~ rank^-alpha; it records every sequence's loss and accuracy against its prese
 axis (the seed's small, medium, large_rope, large_lr, the phenomenological model, and the arms
 that isolate one architectural factor for ``--comparative``) and seeds.
 
-    python sweeps/zipf.py                      # default preset, about 7 min on 2 cores
+    python sweeps/zipf.py                      # default preset, 630 CPU-s: ~6 min on 2 cores
     python sweeps/zipf.py --preset smoke       # tests, well under a minute of training
     python sweeps/zipf.py --preset paper --address auto --gpus-per-trial 0.25
     python -m analysis.zipf results/zipf_default_<time> --comparative --no-show-plots
@@ -66,11 +66,11 @@ PRESETS = {
     "default": Sweep(
         base=ZipfConfig(),
         space={"arch": Grid(DEFAULT_ARMS)},
-        about="7 arms (small, medium, large_rope, large_lr, pheno and 2 contrasts) x 1 seed, "
-        "about 7 min on 2 cores",
+        about="7 arms (small, medium, large_rope, large_lr, pheno and 2 contrast arms) x 1 seed, "
+        "630 CPU-seconds (11 min with --num-cpus 1)",
     ),
     # The seed's experiments at GPU scale (the seed gives no sizes; these are memtune's):
-    # 4,096 sequences of 64 bits, micro/mini/small GPTs, 3 seeds, 100K steps of 64.
+    # 4,096 sequences of 64 bits, GPTs of 4 to 8 layers (d 64 to 256), 3 seeds, 100K steps of 64.
     "paper": Sweep(
         base=ZipfConfig(
             data=ZipfDataConfig(n_seqs=4096, seq_len=64, alpha=1.0),
