@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from conftest import ROOT
 from pyarrow import fs as pafs
+from test_bad_input import assert_one_line_error, run_inproc
 
 from analysis.zipf import (
     comparison_groups,
@@ -17,6 +18,7 @@ from analysis.zipf import (
     fit_power_law,
     loss_logistic,
 )
+from analysis.zipf import main as zipf_main
 from memtune.config import ConfigError, ModelConfig
 from memtune.sweep import expand
 from memtune.zipf import (
@@ -272,3 +274,16 @@ def test_every_preset_is_valid_and_default_has_the_seeds_experiments():
         names[preset] = {c["arch"]["name"] for c in configs}
     assert {"small", "medium", "large_rope", "large_lr", "pheno"} <= names["default"]
     assert {"small", "medium", "large_rope", "large_lr", "pheno"} <= names["paper"]
+
+
+def test_analysis_bad_tables_fail_in_one_line(tmp_path, capsys):
+    p = tmp_path / "r.csv"
+    pd.DataFrame({"rank": [1], "loss_bits": [0.5]}).to_csv(p, index=False)
+    res = run_inproc(zipf_main, [str(p), "--no-show-plots"], capsys)
+    assert_one_line_error(res, "lacks column(s)", "presentations", "accuracy")
+    good = {"experiment": "a", "seed": 0, "rank": 1, "step": 1, "loss_bits": 0.5}
+    pd.DataFrame([{**good, "presentations": -1, "accuracy": 0.5}]).to_csv(p, index=False)
+    res = run_inproc(zipf_main, [str(p), "--no-show-plots", "--force-reprocess"], capsys)
+    assert_one_line_error(res, "presentations must be >= 0")
+    res = run_inproc(zipf_main, [str(tmp_path), "--no-show-plots"], capsys)
+    assert_one_line_error(res, "holds no Tune experiment")
