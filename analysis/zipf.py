@@ -40,6 +40,7 @@ from analysis.fit import FitResult, fit_linear
 from analysis.load import TABLE_SUFFIXES, load_experiment, load_table, require_columns
 from analysis.zipf_config import (
     CACHE_SUBDIR,
+    DEFAULT_EXPERIMENT,
     DEFAULT_RANK_SELECTION,
     PROCESS_VERSION,
     RANK_SELECTIONS,
@@ -473,7 +474,7 @@ def has_display() -> bool:
 def analyze_experiment(
     path: str,
     out: str | None = None,
-    experiment: str = "all",
+    experiment: str = DEFAULT_EXPERIMENT,
     rank_selection: str = DEFAULT_RANK_SELECTION,
     force_reprocess: bool = False,
     show_plots: bool = False,
@@ -510,7 +511,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=None, help="output folder (default: PATH/analysis)")
     parser.add_argument(
         "--experiment",
-        default="all",
+        default=DEFAULT_EXPERIMENT,
         help=f"experiment(s) to analyse, comma-separated, or all (the seed's: "
         f"{', '.join(SEED_EXPERIMENTS)}; also pheno and the contrast arms of the store)",
     )

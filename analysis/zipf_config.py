@@ -51,6 +51,9 @@ RANK_SELECTIONS: dict[str, Callable[[int], list[int]]] = {
     "selected": lambda K: _log_ranks(1, K, 7),  # log-spaced over the whole range
 }
 DEFAULT_RANK_SELECTION = "selected"
+# The seed's analysis defaulted to the small experiment; a memtune store holds every experiment
+# of a preset and the sweep analyses them together, so the default here is all of them.
+DEFAULT_EXPERIMENT = "all"
 
 
 def ranks_for(selection: str, n_seqs: int) -> list[int]:
