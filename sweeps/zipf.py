@@ -99,9 +99,7 @@ assert ZIPF_OPTIM.min_lr_frac == 1.0  # constant lr: presentations mean the same
 
 
 def main(argv: list[str] | None = None) -> int:
-    from analysis.zipf import analyze_experiment
-
-    return run_sweep("zipf", PRESETS, zipf_trainable, analyze_experiment, argv)
+    return run_sweep("zipf", PRESETS, zipf_trainable, "analysis.zipf", argv)
 
 
 if __name__ == "__main__":
