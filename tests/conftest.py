@@ -59,6 +59,16 @@ def scaling_smoke(tmp_path_factory):
     return storage / "scaling_smoke_test", proc.stdout
 
 
+@pytest.fixture(scope="session")
+def zipf_smoke(tmp_path_factory):
+    """One real smoke Zipf sweep per session: (experiment path, its stdout)."""
+    storage = tmp_path_factory.mktemp("results")
+    proc = run_py("sweeps/zipf.py", "--preset", "smoke", "--storage-path", str(storage),
+                  "--name", "zipf_smoke_test", "--num-cpus", "2")  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return storage / "zipf_smoke_test", proc.stdout
+
+
 @pytest.fixture(autouse=True)
 def _one_thread():
     import torch

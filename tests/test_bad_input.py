@@ -11,6 +11,7 @@ from conftest import ROOT, run_py
 from analysis.capacity import main as analysis_main
 from analysis.scaling import main as scaling_main
 from analysis.threshold import main as threshold_main
+from analysis.zipf import main as zipf_main
 from memtune.cli import run_cli
 from memtune.config import ConfigError, ModelConfig, TrainConfig
 from memtune.scaling_config import ScalingConfig
@@ -153,8 +154,11 @@ def _corrupt_copy(src, dst, how):
     return trial.name
 
 
-ANALYSES = {"capacity": analysis_main, "threshold": threshold_main, "scaling": scaling_main}
-STORES = {"capacity": "smoke", "threshold": "threshold_smoke", "scaling": "scaling_smoke"}
+ANALYSES = {
+    "capacity": analysis_main, "threshold": threshold_main, "scaling": scaling_main,
+    "zipf": zipf_main,
+}  # fmt: skip
+STORES = {key: f"{key}_smoke" for key in ANALYSES} | {"capacity": "smoke"}
 
 
 @pytest.mark.slow

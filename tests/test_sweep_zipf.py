@@ -9,7 +9,7 @@ import time
 
 import pandas as pd
 import pytest
-from conftest import ROOT, run_py
+from conftest import ROOT
 from test_bad_input import assert_one_line_error, run_inproc
 
 from analysis.zipf import main as zipf_main
@@ -19,13 +19,9 @@ pytestmark = pytest.mark.slow
 K, T, STEPS, BATCH = 32, 16, 150, 32  # the smoke preset
 
 
-@pytest.fixture(scope="module")
-def smoke(tmp_path_factory):
-    storage = tmp_path_factory.mktemp("results")
-    proc = run_py("sweeps/zipf.py", "--preset", "smoke", "--storage-path", str(storage),
-                  "--name", "zipf_smoke_test", "--num-cpus", "2")  # fmt: skip
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return storage / "zipf_smoke_test", proc.stdout
+@pytest.fixture
+def smoke(zipf_smoke):
+    return zipf_smoke
 
 
 def test_every_trial_stores_its_records_in_its_trial_directory(smoke):
