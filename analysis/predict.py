@@ -320,6 +320,17 @@ def check_dataset(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+def contested(df: pd.DataFrame) -> np.ndarray:
+    """Rows whose duplicate count is shared by memorized and non-memorized rows, (N,) bool.
+
+    Outside this band the count alone decides; inside it, whatever a classifier gains over the
+    count is the information the other features carry.
+    """
+    key = df["count"] if "count" in df else df["log_count"].round(9)
+    both = df.groupby(key)["label"].agg(lambda v: bool(v.any() and not v.all()))
+    return key.map(both).to_numpy(bool)
+
+
 def evaluate(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, np.ndarray]]:
     """Metrics of every predictor, permutation importances, and the scores for the curves.
 
@@ -355,6 +366,16 @@ def evaluate(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, np
     metrics = pd.DataFrame(rows)
     metrics["positive_rate"] = float(y.mean())
     metrics["n_folds"] = len(folds)
+    band = contested(df)
+    if band.any() and y[band].any() and not y[band].all():
+        from sklearn.metrics import average_precision_score, roc_auc_score
+
+        metrics["auroc_contested"] = [roc_auc_score(y[band], scores[p][band]) for p in scores]
+        metrics["auprc_contested"] = [
+            average_precision_score(y[band], scores[p][band]) for p in scores
+        ]
+        metrics["positive_rate_contested"] = float(y[band].mean())
+        metrics["n_contested"] = int(band.sum())
     importance = pd.DataFrame(imp_rows).sort_values(
         ["classifier", "importance_auprc"], ascending=[True, False]
     )
@@ -439,6 +460,17 @@ def format_report(summary: dict[str, Any]) -> str:
             f"{r['auroc']:>8.3f}{r['auprc']:>8.3f}"
         )
     lines.append(f"  {'chance':<20}{'':>33}{0.5:>8.3f}{summary['positive_rate']:>8.3f}")
+    first = summary["metrics"][0]
+    if "n_contested" in first:
+        per = ", ".join(
+            f"{r['predictor']} {r['auroc_contested']:.3f}/{r['auprc_contested']:.3f}"
+            for r in summary["metrics"]
+        )
+        lines.append(
+            f"  contested band ({first['n_contested']} rows whose duplicate count occurs with "
+            f"both labels, positive rate {first['positive_rate_contested']:.1%}), AUROC/AUPRC: "
+            f"{per}"
+        )
     for clf, top in summary["top_features"].items():
         items = ", ".join(f"{f} {v:+.3f}" for f, v in top)
         lines.append(f"  top features of {clf} (drop in AUPRC when permuted): {items}")
@@ -472,7 +504,8 @@ def analyze(df: pd.DataFrame, out: Path, roles: dict[str, str] | None = None) ->
         metrics, importance, scores = evaluate(df)
         when, when_summary = when_memorized(df)
     out.mkdir(parents=True, exist_ok=True)
-    df.to_parquet(out / "dataset.parquet")
+    scored = df.assign(**{f"oof_score_{k}": v for k, v in scores.items() if k != "baseline"})
+    scored.to_parquet(out / "dataset.parquet")
     metrics.to_csv(out / "metrics.csv", index=False)
     (out / "metrics.md").write_text(markdown_table(metrics) + "\n")
     importance.to_csv(out / "importance.csv", index=False)

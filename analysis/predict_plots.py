@@ -96,7 +96,7 @@ def plot_when(df: pd.DataFrame) -> plt.Figure:
     edges = [0, 1, 2, 4, 8, 16, 32, np.inf]
     names = ["1", "2", "3-4", "5-8", "9-16", "17-32", ">32"]
     bins = pd.cut(df["count"], edges, labels=names) if "count" in df else None
-    fig, ax = plt.subplots(figsize=(5.5, 4))
+    fig, ax = plt.subplots(figsize=(7, 4))
     if bins is not None:
         colors = plt.cm.viridis(np.linspace(0, 0.9, len(names)))
         for name, color in zip(names, colors, strict=True):
@@ -109,6 +109,6 @@ def plot_when(df: pd.DataFrame) -> plt.Figure:
     ax.set_xlabel("training step (checkpoint)")
     ax.set_ylabel("share of sequences k-extractable")
     ax.set_title("when sequences become memorized, by duplicate count", fontsize=9)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1))  # outside: curves span 0..1
     fig.tight_layout()
     return fig

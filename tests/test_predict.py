@@ -20,6 +20,7 @@ from analysis.predict import (
 )
 from analysis.predict_features import (
     build_features,
+    domain_indicators,
     duplicate_counts,
     ngram_log_frequency,
     repetition,
@@ -181,6 +182,14 @@ def test_token_rarity():
     r = token_rarity(np.array([[0, 0], [0, 1]]), counts=np.array([1, 1]))
     assert r[0] == pytest.approx(-math.log(3 / 4))
     assert r[1] == pytest.approx((-math.log(3 / 4) - math.log(1 / 4)) / 2)
+
+
+def test_domain_indicators():
+    d = domain_indicators(np.array([2, 0, 2]))
+    assert {k: v.tolist() for k, v in d.items()} == {
+        "domain_0": [0.0, 1.0, 0.0],
+        "domain_2": [1.0, 0.0, 1.0],
+    }
 
 
 def test_build_features_has_one_row_per_sequence_and_no_missing_values():
