@@ -16,13 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from memtune.config import ModelConfig, OptimConfig, _check, _positive_int, config_from_dict
-
-
-def _int(name: str, value: Any, low: int) -> None:
-    _check(
-        isinstance(value, int) and not isinstance(value, bool) and value >= low,
-        f"{name} must be an integer >= {low}, got {value!r}",
-    )
+from memtune.scaling_config import _int
 
 
 @dataclass(frozen=True)
@@ -42,7 +36,7 @@ class DupCorpusConfig:
     # one language per domain; at V=16 these give 1.25, 2.17 and 3.10 bits/token
     alphas: tuple[float, ...] = (0.05, 0.2, 0.5)
     language_seed: int = 0  # domain d's transition matrix is drawn with language_seed + d
-    n_unique: int = 2048  # distinct sequences
+    n_unique: int = 1024  # distinct sequences (3,345 rows with their copies at the defaults)
     prefix_len: int = 32  # k of k-extractable: tokens given as the prompt
     suffix_len: int = 32  # tokens that greedy decoding must reproduce
     zipf_a: float = 2.0  # exponent of the duplicate-count law P(c) ~ c^-a
@@ -72,8 +66,8 @@ class DupCorpusConfig:
         return self.prefix_len + self.suffix_len
 
 
-# Batch 64 and lr 0.6/d_model (the capacity presets' rate) with cosine decay to 10%: measured to
-# memorize the most duplicated sequences of the default corpus within 1,500 steps.
+# Batch 64 and lr 0.6/d_model (the capacity presets' rate) with cosine decay to 10%: nano memorizes
+# the sequences with more than 16 copies within 1,500 of the 2,000 default steps (docs/predict.md).
 PREDICT_OPTIM = OptimConfig(batch_size=64, lr_scale=0.6, warmup_steps=100)
 
 
@@ -84,7 +78,7 @@ class PredictConfig:
     model: ModelConfig = field(default_factory=lambda: ModelConfig.preset("nano"))
     corpus: DupCorpusConfig = field(default_factory=DupCorpusConfig)
     optim: OptimConfig = PREDICT_OPTIM
-    max_steps: int = 3000  # optimizer steps of optim.batch_size sequences from the stream
+    max_steps: int = 2000  # optimizer steps of optim.batch_size sequences from the stream
     n_evals: int = 4  # checkpoints, evenly spaced up to max_steps, at which labels are computed
     seed: int = 0  # the initialisation; the corpus and its order do not depend on it
 

@@ -28,10 +28,13 @@ from analysis.predict_features import (
     token_rarity,
     zlib_ratio,
 )
-from memtune.config import ConfigError, ModelConfig
+from memtune.config import ConfigError, ModelConfig, OptimConfig
+from memtune.datasets import with_bos
+from memtune.models import build_model
 from memtune.predict import extraction_labels, greedy_continuation, token_log_probs, train_predict
 from memtune.predict_config import DupCorpusConfig, PredictConfig
 from memtune.predict_data import DupCorpus, load_pythia_memorized, make_dup_corpus
+from memtune.train import make_optimizer, optimizer_step
 
 V = 16
 
@@ -102,21 +105,46 @@ def test_token_log_probs_of_a_uniform_model_are_minus_log_v():
 
 
 def test_greedy_labels_agree_with_teacher_forced_argmax_on_a_trained_model():
-    """Extractable <=> the argmax at every suffix position, given the true prefix, is right."""
+    """Extractable <=> the argmax at every suffix position, given the true prefix, is right.
+
+    Greedy decoding equals teacher-forced argmax up to its first mistake, so the two must agree
+    on a real model: an independent check of the decoding loop (its feeding back, its offsets).
+    """
     torch.manual_seed(0)
+    corpus = make_dup_corpus(DupCorpusConfig(n_unique=48, alphas=(0.2,)))
+    seqs = torch.from_numpy(corpus.sequences)
+    model = build_model(ModelConfig.preset("nano"), vocab_size=V, block_size=64)
+    opt = make_optimizer(model, OptimConfig(), 3e-3)
+    for _ in range(120):  # full batch; memorizes some of the 48 sequences, not all
+        optimizer_step(opt, model, model(with_bos(seqs, model.bos_id)), seqs, 1e-2, 1.0)
+    model.eval()
+    extractable, score = extraction_labels(model, seqs, prefix_len=32, bos_id=model.bos_id)
+    with torch.no_grad():
+        argmax = model(with_bos(seqs, model.bos_id)).argmax(-1)  # (N, T), teacher forced
+    teacher = (argmax[:, 32:] == seqs[:, 32:]).all(dim=1).numpy()
+    assert 0 < teacher.sum() < len(seqs)  # both classes, so the comparison can fail
+    np.testing.assert_array_equal(extractable, teacher)
+    assert ((score == 1.0) == extractable).all() and (score[~extractable] < 1).all()
+
+
+def test_train_predict_labels_every_sequence_at_every_checkpoint():
     cfg = PredictConfig(
         model=ModelConfig.preset("cpu-s"),
         corpus=DupCorpusConfig(n_unique=64, max_count=20),
-        max_steps=150,
-        n_evals=1,
+        max_steps=40,
+        n_evals=2,
     )
-    tables = train_predict(cfg)
+    records = []
+    tables = train_predict(cfg, report=lambda m, t: records.append((m, t)))
+    assert [m["step"] for m, _ in records] == [20, 40]
+    assert records[0][1] is None and records[1][1] is tables  # tables only at the end
     labels = tables["labels"]
-    assert len(labels) == 64 and set(labels["step"]) == {150}
-    assert 0 < labels["extractable"].sum() < 64  # both classes: the check below can fail
-    assert (labels["extractable"] == (labels["mem_score"] == 1.0)).all()
+    assert len(labels) == 128 and sorted(labels["step"].unique()) == [20, 40]
+    assert labels["mem_score"].between(0, 1).all()
     lp = np.stack(tables["token_logprobs"]["logprobs"].to_numpy())
     assert lp.shape == (64, 64) and (lp <= 0).all()
+    corpus = tables["corpus"]
+    assert corpus["count"].sum() == len(make_dup_corpus(cfg.corpus).stream)
 
 
 def test_corpus_is_deterministic_heavy_tailed_and_distinct():
