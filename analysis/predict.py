@@ -414,10 +414,12 @@ def when_memorized(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
                        auprc=float(average_precision_score(y, proba)))  # fmt: skip
         rows.append(row)
     summary: dict[str, Any] = {"n_eventually_memorized": int(df["label"].sum())}
-    mem = df[df["label"] & df["first_memorized_step"].notna()]
+    rows_mem = np.flatnonzero(df["label"].to_numpy(bool) & df["first_memorized_step"].notna())
+    mem = df.iloc[rows_mem]  # positions, not labels: a table read from a file may have any index
     n_groups = mem["group"].nunique()
     if n_groups >= 10 and mem["first_memorized_step"].nunique() >= 2:
-        Xm, ym, gm = X[mem.index], mem["first_memorized_step"].to_numpy(float), groups[mem.index]
+        Xm, gm = X[rows_mem], groups[rows_mem]
+        ym = mem["first_memorized_step"].to_numpy(float)
         pred = np.zeros(len(ym))
         for train, test in GroupKFold(n_splits=min(N_SPLITS, n_groups)).split(Xm, ym, gm):
             reg = GradientBoostingRegressor(n_estimators=100, max_depth=2, random_state=SEED)

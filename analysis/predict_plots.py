@@ -84,7 +84,7 @@ def plot_importance(importance: pd.DataFrame) -> plt.Figure:
         )  # fmt: skip
     ax.set_yticks(np.arange(len(feats)) + h * (len(clfs) - 1) / 2, feats)
     ax.axvline(0, color="0.3", lw=0.8)
-    ax.set_xlabel("drop in AUPRC when the feature is permuted (mean ± sd over folds)")
+    ax.set_xlabel("drop in AUPRC when permuted (mean ± sd over folds)")
     ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
