@@ -109,3 +109,31 @@ def zipf_trainable(config: dict[str, Any]) -> None:
         _tune_report(metrics, state)
 
     train_zipf(cfg, report=report, resume=resume, device=device)
+
+
+def predict_trainable(config: dict[str, Any]) -> None:
+    """One memorization-prediction trial: a GPT on a corpus with duplicates, labelled (seed 003).
+
+    The per-sequence tables of the last checkpoint (labels at every checkpoint, token
+    log-probabilities, the corpus) are written as parquet files into a Tune checkpoint, which
+    Tune persists to the experiment's storage (local, NFS or s3://) with the trial.
+    ``tune.get_context().get_trial_dir()`` would not do: in Ray 2.60 it is the worker's local
+    working directory under /tmp/ray/session_*, copied to storage only with
+    ``SyncConfig(sync_artifacts=True)``.
+    """
+    from memtune.predict import train_predict
+    from memtune.predict_config import PredictConfig
+
+    device = _setup()
+    cfg = PredictConfig.from_dict(config)
+
+    def report(metrics: dict[str, Any], tables: Any) -> None:
+        if tables is None:
+            tune.report(metrics)
+            return
+        with tempfile.TemporaryDirectory() as tmp:
+            for stem, table in tables.items():
+                table.to_parquet(f"{tmp}/{stem}.parquet")
+            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(tmp))
+
+    train_predict(cfg, report=report, device=device)  # minutes: no resumable checkpoints
