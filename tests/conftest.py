@@ -69,6 +69,16 @@ def zipf_smoke(tmp_path_factory):
     return storage / "zipf_smoke_test", proc.stdout
 
 
+@pytest.fixture(scope="session")
+def predict_smoke(tmp_path_factory):
+    """One real smoke predict sweep per session: (experiment path, its stdout)."""
+    storage = tmp_path_factory.mktemp("results")
+    proc = run_py("sweeps/predict.py", "--preset", "smoke", "--storage-path", str(storage),
+                  "--name", "predict_smoke_test", "--num-cpus", "2")  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return storage / "predict_smoke_test", proc.stdout
+
+
 @pytest.fixture(autouse=True)
 def _one_thread():
     import torch

@@ -9,6 +9,7 @@ import pytest
 from conftest import ROOT, run_py
 
 from analysis.capacity import main as analysis_main
+from analysis.predict import main as predict_main
 from analysis.scaling import main as scaling_main
 from analysis.threshold import main as threshold_main
 from analysis.zipf import main as zipf_main
@@ -156,7 +157,7 @@ def _corrupt_copy(src, dst, how):
 
 ANALYSES = {
     "capacity": analysis_main, "threshold": threshold_main, "scaling": scaling_main,
-    "zipf": zipf_main,
+    "zipf": zipf_main, "predict": predict_main,
 }  # fmt: skip
 STORES = {key: f"{key}_smoke" for key in ANALYSES} | {"capacity": "smoke"}
 

@@ -9,13 +9,9 @@ from conftest import run_py
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def smoke(tmp_path_factory):
-    storage = tmp_path_factory.mktemp("results")
-    proc = run_py("sweeps/predict.py", "--preset", "smoke", "--storage-path", str(storage),
-                  "--name", "predict_smoke_test", "--num-cpus", "2")  # fmt: skip
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return storage / "predict_smoke_test", proc.stdout
+@pytest.fixture
+def smoke(predict_smoke):
+    return predict_smoke
 
 
 def test_every_trial_stores_its_labels_in_the_experiment(smoke):
