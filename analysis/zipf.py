@@ -496,11 +496,13 @@ def analyze_experiment(
     df = select_experiments(df, experiment)
     summary, figures = analyze(df, out_dir, rank_selection, comparative, save_plots)
     print_report(format_report(summary), summary["outputs"])
-    if show:
-        import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt
 
+    if show:
         plt.show()
-    elif show_plots:
+    for fig in figures:  # saved (or shown): free them, a caller may analyse many experiments
+        plt.close(fig)
+    if show_plots and not show:
         print("[memtune] no display: figures not shown (see the files, or pass --no-show-plots)")
     return 0
 

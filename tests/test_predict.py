@@ -231,8 +231,10 @@ def test_build_features_has_one_row_per_sequence_and_no_missing_values():
 # ---------------------------------------------------------------- real data loader
 
 
-def test_pythia_loader_reads_a_local_parquet_with_the_hub_schema(tmp_path):
-    pytest.importorskip("datasets")
+def test_pythia_loader_reads_a_local_parquet_with_the_hub_schema(tmp_path, monkeypatch):
+    pytest.importorskip("datasets")  # the hf extra; the dev extra installs it
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")  # a local file: nothing may reach a hub
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     import pyarrow as pa
     import pyarrow.parquet as pq
 
