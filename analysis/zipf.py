@@ -48,6 +48,7 @@ from analysis.zipf_config import (
     SEED_EXPERIMENTS,
 )
 from memtune.cli import ArgumentParser, UsageError, run_cli
+from memtune.zipf_config import TRIAL_COLUMNS
 
 RECORDS_FILE = "zipf_records.parquet"  # memtune.zipf.RECORDS_FILE (not imported: no torch here)
 REQUIRED = ["experiment", "seed", "rank", "step", "presentations", "loss_bits", "accuracy"]
@@ -57,17 +58,9 @@ COMPARISONS = {  # --comparative: groups of experiments that differ in this fact
     "pos": "pos_emb",
     "lr": "lr",
 }
-ARCH_FACTORS = [
-    "kind",
-    "n_layer",
-    "n_head",
-    "d_model",
-    "pos_emb",
-    "lr",
-    "alpha",
-    "n_seqs",
-    "seq_len",
-]
+# What a trial is, apart from its name, seed and size: experiments that differ in one of these
+# and in nothing else form a comparison.
+ARCH_FACTORS = [c for c in TRIAL_COLUMNS if c not in ("experiment", "seed", "n_params")]
 
 
 # ---------------------------------------------------------------------------- inputs and cache

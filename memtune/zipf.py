@@ -44,22 +44,6 @@ from memtune.zipf_config import ArchConfig, ZipfConfig, ZipfDataConfig
 VOCAB = 2  # binary sequences
 RECORDS_FILE = "zipf_records.parquet"  # per-sequence records, one file per trial directory
 SAMPLER_CHUNK = 256  # steps whose batches are drawn in one multinomial call
-# Columns of the records that describe the trial, repeated on every row so that a records
-# file (or a concatenation of them) is a self-describing table for the analysis.
-TRIAL_COLUMNS = (
-    "experiment",
-    "kind",
-    "n_layer",
-    "n_head",
-    "d_model",
-    "pos_emb",
-    "lr",
-    "seed",
-    "alpha",
-    "n_seqs",
-    "seq_len",
-    "n_params",
-)
 
 Report = Callable[[dict[str, Any], "ZipfState | None", "pd.DataFrame | None"], None]
 
@@ -229,7 +213,7 @@ def pheno_param_count(seq_len: int, d_feature: int) -> int:
 
 
 def trial_columns(cfg: ZipfConfig, n_params: int) -> dict[str, Any]:
-    """The values of ``TRIAL_COLUMNS`` for this trial."""
+    """The values of ``zipf_config.TRIAL_COLUMNS`` for this trial."""
     gpt = cfg.arch.kind == "gpt"
     return {
         "experiment": cfg.arch.name,

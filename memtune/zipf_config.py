@@ -16,6 +16,24 @@ from typing import Any
 
 from memtune.config import ModelConfig, OptimConfig, _check, _positive_int, config_from_dict
 
+# Columns of the records that describe the trial, repeated on every row so that a records
+# file (or a concatenation of them) is a self-describing table for the analysis
+# (which imports it from here, without torch).
+TRIAL_COLUMNS = (
+    "experiment",
+    "kind",
+    "n_layer",
+    "n_head",
+    "d_model",
+    "pos_emb",
+    "lr",
+    "seed",
+    "alpha",
+    "n_seqs",
+    "seq_len",
+    "n_params",
+)
+
 KINDS = ("gpt", "pheno")  # a GPT decoder, or the seed's linear read-out + sigmoid
 
 
