@@ -52,6 +52,20 @@ def _trajectories(d: pd.DataFrame, ranks: list[int], column: str) -> dict[int, p
     return {int(r): g.sort_values("step") for r, g in mean.groupby("rank")}
 
 
+def _rank_lines(ax: plt.Axes, d: pd.DataFrame, selection: str, column: str, reference: str) -> None:
+    """One experiment's selected ranks: ``column`` vs presentations, one line per rank, and
+    the rank's ``reference`` (its Bayes-optimal value, when recorded) dotted in its colour."""
+    K = int(d["rank"].max())
+    ranks = ranks_for(selection, K)
+    colors = _rank_colors(ranks, K)
+    for r, g in _trajectories(d, ranks, column).items():
+        ax.plot(g["presentations"], g[column], "o-", ms=2.5, lw=1.2, color=colors[r],
+                label=f"rank {r}")  # fmt: skip
+        if reference in d:
+            value = d.loc[d["rank"] == r, reference].iloc[0]
+            ax.axhline(value, color=colors[r], lw=0.8, ls=":")
+
+
 def plot_loss_lines(
     df: pd.DataFrame, experiments: list[str], selection: str, fits: dict[str, dict[str, Any]]
 ) -> plt.Figure:
@@ -63,22 +77,7 @@ def plot_loss_lines(
     fig, axes = _panels(len(experiments))
     for ax, e in zip(axes, experiments, strict=True):
         d = df[df["experiment"] == e]
-        K = int(d["rank"].max())
-        ranks = ranks_for(selection, K)
-        colors = _rank_colors(ranks, K)
-        for r, g in _trajectories(d, ranks, "loss_bits").items():
-            ax.plot(
-                g["presentations"],
-                g["loss_bits"],
-                "o-",
-                ms=2.5,
-                lw=1.2,
-                color=colors[r],
-                label=f"rank {r}",
-            )
-            if "floor_bits" in d:
-                floor = d.loc[d["rank"] == r, "floor_bits"].iloc[0]
-                ax.axhline(floor, color=colors[r], lw=0.8, ls=":")
+        _rank_lines(ax, d, selection, "loss_bits", "floor_bits")
         f = fits.get(e, {})
         if "logistic_n_half" in f:
             x = np.geomspace(max(1, d["presentations"].min()), d["presentations"].max(), 200)
@@ -136,23 +135,7 @@ def plot_accuracy_lines(df: pd.DataFrame, experiments: list[str], selection: str
     """Token accuracy vs presentations, one line per selected rank (dotted: Bayes accuracy)."""
     fig, axes = _panels(len(experiments))
     for ax, e in zip(axes, experiments, strict=True):
-        d = df[df["experiment"] == e]
-        K = int(d["rank"].max())
-        ranks = ranks_for(selection, K)
-        colors = _rank_colors(ranks, K)
-        for r, g in _trajectories(d, ranks, "accuracy").items():
-            ax.plot(
-                g["presentations"],
-                g["accuracy"],
-                "o-",
-                ms=2.5,
-                lw=1.2,
-                color=colors[r],
-                label=f"rank {r}",
-            )
-            if "bayes_accuracy" in d:
-                best = d.loc[d["rank"] == r, "bayes_accuracy"].iloc[0]
-                ax.axhline(best, color=colors[r], lw=0.8, ls=":")
+        _rank_lines(ax, df[df["experiment"] == e], selection, "accuracy", "bayes_accuracy")
         ax.axhline(1.0, color="0.5", lw=0.8)
         _log_x(ax)
         ax.set_ylim(*PLOT.accuracy_ylim)
