@@ -27,56 +27,49 @@ def run_py(
     )
 
 
+def run_smoke(tmp_path_factory, experiment: str, *flags: str) -> tuple[Path, str, float]:
+    """Run ``sweeps/EXPERIMENT.py --preset smoke`` as a user would: (store, stdout, wall s)."""
+    storage = tmp_path_factory.mktemp("results")
+    name = f"{experiment}_smoke_test"
+    t0 = time.perf_counter()
+    proc = run_py(f"sweeps/{experiment}.py", "--preset", "smoke", "--storage-path", str(storage),
+                  "--name", name, *flags)  # fmt: skip
+    wall = time.perf_counter() - t0
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return storage / name, proc.stdout, wall
+
+
+# One real smoke sweep of each experiment per test session, shared by every module using it.
+
+
 @pytest.fixture(scope="session")
 def smoke(tmp_path_factory):
-    """One real smoke capacity sweep per test session: (experiment path, its stdout)."""
-    storage = tmp_path_factory.mktemp("results")
-    proc = run_py("sweeps/capacity.py", "--preset", "smoke", "--storage-path", str(storage),
-                  "--name", "capacity_smoke_test")  # fmt: skip
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return storage / "capacity_smoke_test", proc.stdout
+    """The capacity sweep: (experiment path, its stdout)."""
+    return run_smoke(tmp_path_factory, "capacity")[:2]
 
 
 @pytest.fixture(scope="session")
 def threshold_smoke(tmp_path_factory):
-    """One real smoke threshold search per session: (experiment path, its stdout, wall seconds)."""
-    storage = tmp_path_factory.mktemp("results")
-    t0 = time.perf_counter()
-    proc = run_py("sweeps/threshold.py", "--preset", "smoke", "--storage-path", str(storage),
-                  "--name", "threshold_smoke_test")  # fmt: skip
-    wall = time.perf_counter() - t0
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return storage / "threshold_smoke_test", proc.stdout, wall
+    """The threshold search: (experiment path, its stdout, wall seconds)."""
+    return run_smoke(tmp_path_factory, "threshold")
 
 
 @pytest.fixture(scope="session")
 def scaling_smoke(tmp_path_factory):
-    """One real smoke scaling sweep per session: (experiment path, its stdout)."""
-    storage = tmp_path_factory.mktemp("results")
-    proc = run_py("sweeps/scaling.py", "--preset", "smoke", "--storage-path", str(storage),
-                  "--name", "scaling_smoke_test", "--num-cpus", "2")  # fmt: skip
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return storage / "scaling_smoke_test", proc.stdout
+    """The scaling sweep: (experiment path, its stdout)."""
+    return run_smoke(tmp_path_factory, "scaling", "--num-cpus", "2")[:2]
 
 
 @pytest.fixture(scope="session")
 def zipf_smoke(tmp_path_factory):
-    """One real smoke Zipf sweep per session: (experiment path, its stdout)."""
-    storage = tmp_path_factory.mktemp("results")
-    proc = run_py("sweeps/zipf.py", "--preset", "smoke", "--storage-path", str(storage),
-                  "--name", "zipf_smoke_test", "--num-cpus", "2")  # fmt: skip
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return storage / "zipf_smoke_test", proc.stdout
+    """The Zipf sweep: (experiment path, its stdout)."""
+    return run_smoke(tmp_path_factory, "zipf", "--num-cpus", "2")[:2]
 
 
 @pytest.fixture(scope="session")
 def predict_smoke(tmp_path_factory):
-    """One real smoke predict sweep per session: (experiment path, its stdout)."""
-    storage = tmp_path_factory.mktemp("results")
-    proc = run_py("sweeps/predict.py", "--preset", "smoke", "--storage-path", str(storage),
-                  "--name", "predict_smoke_test", "--num-cpus", "2")  # fmt: skip
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return storage / "predict_smoke_test", proc.stdout
+    """The predict sweep: (experiment path, its stdout)."""
+    return run_smoke(tmp_path_factory, "predict", "--num-cpus", "2")[:2]
 
 
 @pytest.fixture(autouse=True)
