@@ -35,10 +35,13 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from memtune.config import DataConfig, ModelConfig, OptimConfig, TrainConfig  # noqa: E402
-from memtune.datasets import make_random_sequences, with_bos  # noqa: E402
-from memtune.models import build_model  # noqa: E402
-from memtune.train import BatchOrder, lr_at, make_optimizer, train  # noqa: E402
+from memtune.core.config import ModelConfig, OptimConfig  # noqa: E402
+from memtune.core.data import with_bos  # noqa: E402
+from memtune.core.models import build_model  # noqa: E402
+from memtune.core.optim import BatchOrder, lr_at, make_optimizer  # noqa: E402
+from memtune.experiments.capacity.config import DataConfig, TrainConfig  # noqa: E402
+from memtune.experiments.capacity.data import make_random_sequences  # noqa: E402
+from memtune.experiments.capacity.loop import train  # noqa: E402
 
 
 def bare_loop_seconds(cfg: TrainConfig) -> float:
@@ -107,7 +110,7 @@ TRAIN_CHILD = """
 import sys, time
 import torch
 from benchmarks.run import bench_config
-from memtune.train import train
+from memtune.experiments.capacity.loop import train
 model, steps, threads, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 torch.set_num_threads(threads)
 cfg = bench_config(model, steps, eval_every=250)
@@ -151,7 +154,7 @@ def trials_vs_threads(model: str, steps: int) -> dict[str, float]:
 
 def run_and_load(script: str, preset: str) -> tuple[Any, float, float]:
     """Run a sweep as a user would (no analysis): its table, launch time and wall seconds."""
-    from analysis.load import load_experiment
+    from analysis.common.load import load_experiment
 
     with tempfile.TemporaryDirectory() as tmp:
         t_launch = time.time()

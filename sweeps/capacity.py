@@ -12,9 +12,10 @@ capacity vs parameters gives bits per parameter (Morris et al.: about 3.6).
 
 import sys
 
-from memtune.config import DataConfig, ModelConfig, OptimConfig, TrainConfig
-from memtune.sweep import Grid, Sweep, asdict, run_sweep
-from memtune.trainables import capacity_trainable
+from memtune.core.cli import run_cli
+from memtune.core.config import ModelConfig, OptimConfig
+from memtune.experiments.capacity.config import DataConfig, TrainConfig
+from memtune.tune.sweep import Grid, Sweep, asdict, run_sweep
 
 
 def models(*names: str) -> Grid:
@@ -77,10 +78,8 @@ PRESETS = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_sweep("capacity", PRESETS, capacity_trainable, "analysis.capacity", argv)
+    return run_sweep("capacity", PRESETS, argv)
 
 
 if __name__ == "__main__":
-    from memtune.cli import run_cli
-
     run_cli(main, sys.argv[1:])

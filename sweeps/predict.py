@@ -15,10 +15,10 @@ memorized".
 
 import sys
 
-from memtune.config import ModelConfig
-from memtune.predict_config import DupCorpusConfig, PredictConfig
-from memtune.sweep import Grid, Sweep, asdict, run_sweep
-from memtune.trainables import predict_trainable
+from memtune.core.cli import run_cli
+from memtune.core.config import ModelConfig
+from memtune.experiments.predict.config import DupCorpusConfig, PredictConfig
+from memtune.tune.sweep import Grid, Sweep, asdict, run_sweep
 
 
 def models(*cfgs: ModelConfig) -> Grid:
@@ -54,10 +54,8 @@ PRESETS = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_sweep("predict", PRESETS, predict_trainable, "analysis.predict", argv)
+    return run_sweep("predict", PRESETS, argv)
 
 
 if __name__ == "__main__":
-    from memtune.cli import run_cli
-
     run_cli(main, sys.argv[1:])

@@ -11,10 +11,10 @@ has one row per (seed set, epochs). The fit is log P(z) = c1 log(epochs) + c2 lo
 
 import sys
 
-from memtune.config import ModelConfig, OptimConfig
-from memtune.scaling_config import CorpusConfig, ScalingConfig
-from memtune.sweep import Grid, Sweep, run_sweep
-from memtune.trainables import scaling_trainable
+from memtune.core.cli import run_cli
+from memtune.core.config import CorpusConfig, ModelConfig, OptimConfig
+from memtune.experiments.scaling.config import ScalingConfig
+from memtune.tune.sweep import Grid, Sweep, run_sweep
 
 # The seed's epoch counts; the CPU presets use the ones up to 500.
 SEED_EPOCHS = (1, 2, 5, 10, 20, 50, 75, 100, 150, 200, 375, 500, 562, 750, 1000, 1500, 3000)
@@ -58,10 +58,8 @@ PRESETS = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_sweep("scaling", PRESETS, scaling_trainable, "analysis.scaling", argv)
+    return run_sweep("scaling", PRESETS, argv)
 
 
 if __name__ == "__main__":
-    from memtune.cli import run_cli
-
     run_cli(main, sys.argv[1:])

@@ -14,11 +14,11 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from memtune.config import ConfigError, replace
-from memtune.searchers import ThresholdSearcher
-from memtune.sweep import Grid, Sweep, asdict, run_sweep
-from memtune.threshold_config import BudgetModelConfig, ThresholdConfig
-from memtune.trainables import threshold_trainable
+from memtune.core.cli import run_cli
+from memtune.core.config import ConfigError, replace
+from memtune.experiments.threshold.config import BudgetModelConfig, ThresholdConfig
+from memtune.tune.searchers import ThresholdSearcher
+from memtune.tune.sweep import Grid, Sweep, asdict, run_sweep
 
 
 def model(arch: str, budget: int, n_layer: int = 1, n_head: int = 1) -> dict[str, Any]:
@@ -99,10 +99,8 @@ PRESETS = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_sweep("threshold", PRESETS, threshold_trainable, "analysis.threshold", argv)
+    return run_sweep("threshold", PRESETS, argv)
 
 
 if __name__ == "__main__":
-    from memtune.cli import run_cli
-
     run_cli(main, sys.argv[1:])

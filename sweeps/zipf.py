@@ -14,10 +14,10 @@ that isolate one architectural factor for ``--comparative``) and seeds.
 
 import sys
 
-from memtune.config import ModelConfig, OptimConfig
-from memtune.sweep import Grid, Sweep, asdict, run_sweep
-from memtune.trainables import zipf_trainable
-from memtune.zipf_config import ZIPF_OPTIM, ArchConfig, ZipfConfig, ZipfDataConfig
+from memtune.core.cli import run_cli
+from memtune.core.config import ModelConfig, OptimConfig
+from memtune.experiments.zipf.config import ZIPF_OPTIM, ArchConfig, ZipfConfig, ZipfDataConfig
+from memtune.tune.sweep import Grid, Sweep, asdict, run_sweep
 
 
 def gpt(
@@ -99,10 +99,8 @@ assert ZIPF_OPTIM.min_lr_frac == 1.0  # constant lr: presentations mean the same
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_sweep("zipf", PRESETS, zipf_trainable, "analysis.zipf", argv)
+    return run_sweep("zipf", PRESETS, argv)
 
 
 if __name__ == "__main__":
-    from memtune.cli import run_cli
-
     run_cli(main, sys.argv[1:])

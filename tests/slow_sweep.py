@@ -5,10 +5,10 @@ python tests/slow_sweep.py --storage-path DIR --name NAME [--resume]
 
 import sys
 
-from memtune.cli import run_cli
-from memtune.config import DataConfig, ModelConfig, OptimConfig, TrainConfig
-from memtune.sweep import Grid, Sweep, asdict, run_sweep
-from memtune.trainables import capacity_trainable
+from memtune.core.cli import run_cli
+from memtune.core.config import ModelConfig, OptimConfig
+from memtune.experiments.capacity.config import DataConfig, TrainConfig
+from memtune.tune.sweep import Grid, Sweep, asdict, run_sweep
 
 SLOW = Sweep(
     base=TrainConfig(
@@ -30,8 +30,4 @@ SLOW = Sweep(
 )
 
 if __name__ == "__main__":
-    run_cli(
-        lambda argv: run_sweep("capacity", {"default": SLOW}, capacity_trainable,
-                               "analysis.capacity", argv),
-        sys.argv[1:],
-    )  # fmt: skip
+    run_cli(lambda argv: run_sweep("capacity", {"default": SLOW}, argv), sys.argv[1:])

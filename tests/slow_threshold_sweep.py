@@ -10,11 +10,11 @@ import sys
 import time
 from typing import Any
 
-from memtune.cli import run_cli
-from memtune.config import replace
-from memtune.searchers import ThresholdSearcher
-from memtune.sweep import Grid, Sweep, asdict, run_sweep
-from memtune.threshold_config import BudgetModelConfig, ThresholdConfig
+from memtune.core.cli import run_cli
+from memtune.core.config import replace
+from memtune.experiments.threshold.config import BudgetModelConfig, ThresholdConfig
+from memtune.tune.searchers import ThresholdSearcher
+from memtune.tune.sweep import Grid, Sweep, asdict, run_sweep
 
 THRESHOLDS = {2000: 5, 3000: 23, 4000: 40}  # budget -> the largest N "memorized"
 START, N_MAX = 4, 64
@@ -43,5 +43,10 @@ SLOW = Sweep(
 )
 
 if __name__ == "__main__":
-    run_cli(lambda argv: run_sweep("threshold", {"default": SLOW}, known_threshold, None, argv),
-            sys.argv[1:])  # fmt: skip
+    # no analysis: the probes report only their outcome, not the columns a threshold table needs
+    run_cli(
+        lambda argv: run_sweep(
+            "threshold", {"default": SLOW}, [*argv, "--no-analysis"], trainable=known_threshold
+        ),
+        sys.argv[1:],
+    )

@@ -1,7 +1,10 @@
-"""Bad input: one line naming what is wrong and what is allowed, exit code 2, no traceback."""
+"""Bad input: one line naming what is wrong and what is allowed, exit code 2, no traceback.
+
+The cases every experiment shares (store corruption, missing paths, unknown presets, an existing
+experiment) run over the registry in ``test_experiments.py``; these are the specific ones.
+"""
 
 import importlib.util
-import shutil
 from types import SimpleNamespace
 
 import pandas as pd
@@ -9,15 +12,13 @@ import pytest
 from conftest import ROOT, run_py
 
 from analysis.capacity import main as analysis_main
-from analysis.predict import main as predict_main
-from analysis.scaling import main as scaling_main
 from analysis.threshold import main as threshold_main
-from analysis.zipf import main as zipf_main
-from memtune.cli import run_cli
-from memtune.config import ConfigError, ModelConfig, TrainConfig
-from memtune.scaling_config import ScalingConfig
-from memtune.sweep import Grid, Sweep, expand, run_sweep
-from memtune.threshold_config import ThresholdConfig
+from memtune.core.cli import run_cli
+from memtune.core.config import ConfigError, ModelConfig
+from memtune.experiments.capacity.config import TrainConfig
+from memtune.experiments.scaling.config import ScalingConfig
+from memtune.experiments.threshold.config import ThresholdConfig
+from memtune.tune.sweep import Grid, Sweep, expand, run_sweep
 
 
 def assert_one_line_error(proc, *words):
@@ -44,19 +45,9 @@ def capacity_main():
     return module.main
 
 
-def test_unknown_preset():
-    proc = run_py("sweeps/capacity.py", "--preset", "giant")
-    assert_one_line_error(proc, "--preset", "giant", "smoke", "default", "cpu", "paper")
-
-
 def test_analysis_of_a_missing_path(tmp_path):
     proc = run_py("-m", "analysis.capacity", str(tmp_path / "nope"))
     assert_one_line_error(proc, "does not exist")
-
-
-def test_analysis_of_a_folder_without_an_experiment(tmp_path, capsys):
-    proc = run_inproc(analysis_main, [str(tmp_path)], capsys)
-    assert_one_line_error(proc, "holds no Tune experiment")
 
 
 def test_analysis_of_a_table_with_missing_columns(tmp_path, capsys):
@@ -66,20 +57,15 @@ def test_analysis_of_a_table_with_missing_columns(tmp_path, capsys):
     assert_one_line_error(proc, "lacks column(s)", "model.name", "bits_memorized_best")
 
 
-def test_resume_without_an_experiment(tmp_path, capsys):
-    proc = run_inproc(capacity_main(), ["--resume", "--storage-path", str(tmp_path)], capsys)
-    assert_one_line_error(proc, "--resume", "no capacity experiment")
-
-
 def test_bad_preset_values_fail_before_ray_starts(tmp_path):
     script = tmp_path / "bad_sweep.py"
     script.write_text(
         "import sys\n"
-        "from memtune.cli import run_cli\n"
-        "from memtune.config import TrainConfig\n"
-        "from memtune.sweep import Grid, Sweep, run_sweep\n"
+        "from memtune.core.cli import run_cli\n"
+        "from memtune.experiments.capacity.config import TrainConfig\n"
+        "from memtune.tune.sweep import Grid, Sweep, run_sweep\n"
         "bad = Sweep(TrainConfig(), {'model': {'d_model': Grid([30]), 'n_head': 4}})\n"
-        "run_cli(lambda a: run_sweep('bad', {'default': bad}, print, None, a), sys.argv[1:])\n"
+        "run_cli(lambda a: run_sweep('capacity', {'default': bad}, a), sys.argv[1:])\n"
     )
     proc = run_py(str(script), "--storage-path", str(tmp_path / "store"))
     assert_one_line_error(proc, "model.d_model (30)", "model.n_head (4)")
@@ -131,66 +117,6 @@ def test_bad_sweep_flags(args, words, tmp_path, capsys):
     assert_one_line_error(proc, *words)
 
 
-@pytest.mark.slow
-def test_an_existing_experiment_is_never_overwritten(smoke):
-    path, _ = smoke
-    before = sorted((p, p.stat().st_mtime_ns) for p in path.rglob("*") if p.is_file())
-    proc = run_py("sweeps/capacity.py", "--preset", "smoke", "--storage-path", str(path.parent),
-                  "--name", path.name)  # fmt: skip
-    assert_one_line_error(proc, "exists", "--resume")
-    assert sorted((p, p.stat().st_mtime_ns) for p in path.rglob("*") if p.is_file()) == before
-
-
-def _corrupt_copy(src, dst, how):
-    shutil.copytree(src, dst)
-    trial = sorted(p for p in dst.iterdir() if (p / "result.json").exists())[0]
-    if how == "truncated result.json":
-        text = (trial / "result.json").read_text()
-        (trial / "result.json").write_text(text[: len(text) // 2])
-    elif how == "missing params":
-        (trial / "params.json").unlink()
-    elif how == "corrupted experiment state":
-        for f in dst.glob("experiment_state-*.json"):
-            f.write_text('{"trial_data": [')
-    return trial.name
-
-
-ANALYSES = {
-    "capacity": analysis_main, "threshold": threshold_main, "scaling": scaling_main,
-    "zipf": zipf_main, "predict": predict_main,
-}  # fmt: skip
-STORES = {key: f"{key}_smoke" for key in ANALYSES} | {"capacity": "smoke"}
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("experiment", list(ANALYSES))
-@pytest.mark.parametrize(
-    "how, words",
-    [
-        ("truncated result.json", ["result.json line", "is truncated or corrupted", "--resume"]),
-        ("missing params", ["has no params.json", "incomplete"]),
-        ("corrupted experiment state", ["cannot read experiment", "JSONDecodeError"]),
-    ],
-)
-def test_half_written_or_corrupted_experiments(experiment, how, words, request, tmp_path, capsys):
-    path = request.getfixturevalue(STORES[experiment])[0]
-    bad = tmp_path / "copy"
-    _corrupt_copy(path, bad, how)
-    before = sorted((p, p.stat().st_mtime_ns) for p in bad.rglob("*"))
-    proc = run_inproc(ANALYSES[experiment], [str(bad), "--out", str(tmp_path / "out")], capsys)
-    assert_one_line_error(proc, *words)
-    assert sorted((p, p.stat().st_mtime_ns) for p in bad.rglob("*")) == before  # untouched
-
-
-@pytest.mark.parametrize("experiment", list(ANALYSES))
-def test_analysis_of_a_folder_without_an_experiment_any(experiment, tmp_path, capsys):
-    (tmp_path / "notes.txt").write_text("no experiment here")
-    proc = run_inproc(ANALYSES[experiment], [str(tmp_path)], capsys)
-    assert_one_line_error(proc, "holds no Tune experiment")
-    proc = run_inproc(ANALYSES[experiment], [str(tmp_path / "nope")], capsys)
-    assert_one_line_error(proc, "does not exist")
-
-
 @pytest.mark.parametrize(
     "experiment, base, space, words",
     [
@@ -218,7 +144,7 @@ def test_impossible_configs_of_every_sweep_fail_before_ray(
     bad = Sweep(base, space)
     store = tmp_path / "store"
     proc = run_inproc(
-        lambda argv: run_sweep(experiment, {"default": bad}, print, None, argv),
+        lambda argv: run_sweep(experiment, {"default": bad}, argv),
         ["--storage-path", str(store)],
         capsys,
     )

@@ -2,9 +2,10 @@
 
 import pytest
 
-from memtune.config import ConfigError, DataConfig, ModelConfig, OptimConfig, TrainConfig
-from memtune.models import build_model, count_params
-from memtune.param_counts import gpt_param_count
+from memtune.core.config import ConfigError, ModelConfig, OptimConfig
+from memtune.core.models import build_model, count_params
+from memtune.core.param_counts import gpt_param_count
+from memtune.experiments.capacity.config import DataConfig, TrainConfig
 
 
 def test_round_trip():

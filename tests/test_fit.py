@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from analysis.fit import fit_linear, fit_ols, mean_ci95
+from analysis.common.fit import fit_linear, fit_ols, mean_ci95
 
 
 def test_linear_fit_recovers_bits_per_parameter():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from memtune.metrics import (
+from memtune.core.metrics import (
     code_length_bits,
     data_entropy_bits,
     memorization_summary,

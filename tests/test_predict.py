@@ -9,16 +9,7 @@ import pytest
 import torch
 from conftest import run_py
 
-from analysis.predict import (
-    build_dataset,
-    check_dataset,
-    evaluate,
-    group_folds,
-    pick_roles,
-    score_metrics,
-    sequence_group,
-)
-from analysis.predict_features import (
+from analysis.predict.features import (
     build_features,
     domain_indicators,
     duplicate_counts,
@@ -28,13 +19,23 @@ from analysis.predict_features import (
     token_rarity,
     zlib_ratio,
 )
-from memtune.config import ConfigError, ModelConfig, OptimConfig
-from memtune.datasets import with_bos
-from memtune.models import build_model
-from memtune.predict import extraction_labels, greedy_continuation, token_log_probs, train_predict
-from memtune.predict_config import DupCorpusConfig, PredictConfig
-from memtune.predict_data import DupCorpus, load_pythia_memorized, make_dup_corpus
-from memtune.train import make_optimizer, optimizer_step
+from analysis.predict.report import (
+    build_dataset,
+    check_dataset,
+    evaluate,
+    group_folds,
+    pick_roles,
+    score_metrics,
+    sequence_group,
+)
+from memtune.core.config import ConfigError, ModelConfig, OptimConfig
+from memtune.core.data import with_bos
+from memtune.core.models import build_model
+from memtune.core.optim import make_optimizer, optimizer_step
+from memtune.experiments.predict.config import DupCorpusConfig, PredictConfig
+from memtune.experiments.predict.data import DupCorpus, load_pythia_memorized, make_dup_corpus
+from memtune.experiments.predict.loop import extraction_labels, greedy_continuation, train_predict
+from memtune.experiments.predict.loop import sequence_log_probs as token_log_probs
 
 V = 16
 

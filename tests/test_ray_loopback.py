@@ -29,7 +29,7 @@ def _descendants(root: int) -> set[int]:
 
 
 def test_local_ray_binds_only_to_127_0_0_1():
-    importlib.import_module("memtune.sweep")  # sets RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 first
+    importlib.import_module("memtune.tune.sweep")  # sets RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 first
     ray = importlib.import_module("ray")
 
     ctx = ray.init(num_cpus=1, include_dashboard=False)
@@ -53,7 +53,7 @@ def test_local_ray_binds_only_to_127_0_0_1():
 
 
 def test_any_memtune_entry_point_keeps_ray_on_loopback_without_the_variable_set():
-    """memtune/__init__ sets the variable, even where a module imports ray before memtune.sweep."""
+    """memtune/__init__ sets the variable, even where a module imports ray before memtune.tune."""
     import sys
 
     from conftest import ROOT
@@ -61,7 +61,7 @@ def test_any_memtune_entry_point_keeps_ray_on_loopback_without_the_variable_set(
     env = {k: v for k, v in os.environ.items() if k != "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"}
     env["PYTHONPATH"] = str(ROOT)
     code = (
-        "import memtune.searchers, ray\n"  # searchers imports ray first thing
+        "import memtune.tune.searchers, ray\n"  # searchers imports ray first thing
         "ctx = ray.init(num_cpus=1, include_dashboard=False)\n"
         "print('NODE', ctx.address_info['node_ip_address'], ctx.address_info['gcs_address'])\n"
         "ray.shutdown()\n"

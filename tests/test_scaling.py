@@ -11,11 +11,12 @@ import torch
 from conftest import run_py
 from test_bad_input import assert_one_line_error
 
-from analysis.fit import fit_memorization_law
-from analysis.scaling import analyze, check_table
-from memtune.cli import UsageError
-from memtune.config import ConfigError, ModelConfig, OptimConfig
-from memtune.corpus import (
+from analysis.scaling import analyze
+from analysis.scaling.fit import fit_memorization_law
+from analysis.scaling.report import check_table
+from memtune.core.cli import UsageError
+from memtune.core.config import ConfigError, CorpusConfig, ModelConfig, OptimConfig
+from memtune.core.corpus import (
     MarkovLanguage,
     entropy_rate_bits,
     make_language,
@@ -23,9 +24,14 @@ from memtune.corpus import (
     sample_documents,
     source_token_probs,
 )
-from memtune.scaling import continuation_bits, pz_per_document, token_probs, train_scaling
-from memtune.scaling_config import CorpusConfig, ScalingConfig
-from memtune.train import TrainState
+from memtune.core.metrics import token_log_probs
+from memtune.experiments.capacity.loop import TrainState
+from memtune.experiments.scaling.config import ScalingConfig
+from memtune.experiments.scaling.loop import (
+    continuation_bits,
+    pz_per_document,
+    train_scaling,
+)
 
 SMALL = CorpusConfig(n_targets=8, n_controls=8, doc_len=32, prefix_len=8)
 TINY = ScalingConfig(
@@ -137,7 +143,7 @@ def test_pz_is_the_mean_continuation_token_probability_exactly():
     targets = torch.tensor([[0, 1, 1, 0], [1, 1, 1, 1]])
     p_one = torch.tensor([[0.3, 0.6, 0.9, 0.2], [0.5, 0.5, 0.25, 1.0]])  # P(token = 1)
     logits = torch.stack([torch.log1p(-p_one), torch.log(p_one)], dim=-1)  # (B, T, 2)
-    probs = token_probs(logits, targets)
+    probs = token_log_probs(logits, targets).exp()
     expected = torch.tensor([[0.7, 0.6, 0.9, 0.8], [0.5, 0.5, 0.25, 1.0]])
     torch.testing.assert_close(probs, expected)
     np.testing.assert_allclose(pz_per_document(probs, prefix_len=2), [0.85, 0.625])
@@ -305,7 +311,7 @@ def test_presets_expand_to_valid_grids_and_paper_is_the_seeds_grid():
 
     from conftest import ROOT
 
-    from memtune.sweep import expand
+    from memtune.tune.sweep import expand
 
     spec = importlib.util.spec_from_file_location("scaling_sweep", ROOT / "sweeps" / "scaling.py")
     sweep = importlib.util.module_from_spec(spec)

@@ -10,6 +10,11 @@ from conftest import run_py
 pytestmark = pytest.mark.slow
 
 
+@pytest.fixture
+def smoke(smoke_run):
+    return smoke_run("capacity")[:2]
+
+
 def test_sweep_prints_the_fit_and_where_results_are(smoke):
     path, out = smoke
     assert "bits per parameter =" in out and "R2 =" in out
@@ -68,10 +73,11 @@ def test_errored_trials_are_named_and_the_rest_analysed(tmp_path):
     script = tmp_path / "flaky.py"
     script.write_text(
         "import sys\n"
-        "from memtune.cli import run_cli\n"
-        "from memtune.sweep import Grid, Sweep, run_sweep\n"
-        "from memtune.trainables import capacity_trainable\n"
-        "from analysis.capacity import analyze_experiment\n"
+        "from memtune.core.cli import run_cli\n"
+        "from memtune.experiments import get\n"
+        "from memtune.tune.sweep import Grid, Sweep, run_sweep\n"
+        "from memtune.tune.trainable import make_trainable\n"
+        "capacity_trainable = make_trainable(get('capacity'))\n"
         "sys.path.insert(0, 'sweeps')\n"
         "from capacity import PRESETS\n"
         "smoke = PRESETS['smoke']\n"
@@ -80,8 +86,8 @@ def test_errored_trials_are_named_and_the_rest_analysed(tmp_path):
         "    if config['seed'] == 1:\n"
         "        raise RuntimeError('injected failure')\n"
         "    capacity_trainable(config)\n"
-        "run_cli(lambda a: run_sweep('flaky', {'default': flaky}, trainable,\n"
-        "                            analyze_experiment, a), sys.argv[1:])\n"
+        "run_cli(lambda a: run_sweep('capacity', {'default': flaky}, a, trainable=trainable),\n"
+        "        sys.argv[1:])\n"
     )
     proc = run_py(str(script), "--storage-path", str(tmp_path / "store"), "--max-failures", "0")
     assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]

@@ -10,8 +10,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def smoke(predict_smoke):
-    return predict_smoke
+def smoke(smoke_run):
+    return smoke_run("predict")[:2]
 
 
 def test_every_trial_stores_its_labels_in_the_experiment(smoke):

@@ -10,8 +10,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def smoke(scaling_smoke):
-    return scaling_smoke
+def smoke(smoke_run):
+    return smoke_run("scaling")[:2]
 
 
 def test_table_has_one_row_per_seed_set_and_epoch_count(smoke):

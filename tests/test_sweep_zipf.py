@@ -20,8 +20,8 @@ K, T, STEPS, BATCH = 32, 16, 150, 32  # the smoke preset
 
 
 @pytest.fixture
-def smoke(zipf_smoke):
-    return zipf_smoke
+def smoke(smoke_run):
+    return smoke_run("zipf")[:2]
 
 
 def test_every_trial_stores_its_records_in_its_trial_directory(smoke):

@@ -11,8 +11,8 @@ import random
 import pytest
 from ray.tune.search import ConcurrencyLimiter, Searcher
 
-from memtune.searchers import ThresholdSearcher
-from memtune.threshold_search import GroupSearch, doubling, flips, resolve
+from memtune.core.bisection import GroupSearch, doubling, flips, resolve
+from memtune.tune.searchers import ThresholdSearcher
 
 START, N_MAX = 8, 1000
 

@@ -3,12 +3,18 @@
 import pytest
 import torch
 
-from memtune.config import ConfigError, OptimConfig
-from memtune.datasets import make_bijective_mapping
-from memtune.models import build_budget_model, count_params
-from memtune.param_counts import budget_param_count, width_for_budget
-from memtune.threshold import train_threshold
-from memtune.threshold_config import BudgetModelConfig, MappingConfig, ThresholdConfig
+from memtune.core.config import ConfigError, OptimConfig
+from memtune.core.models import count_params
+from memtune.experiments.threshold.config import (
+    BudgetModelConfig,
+    MappingConfig,
+    ThresholdConfig,
+    budget_param_count,
+    width_for_budget,
+)
+from memtune.experiments.threshold.data import make_bijective_mapping
+from memtune.experiments.threshold.loop import train_threshold
+from memtune.experiments.threshold.models import build_budget_model
 
 
 def test_round_trip_and_old_results_with_missing_fields_load():

@@ -62,7 +62,7 @@ class InterruptOnce:
 def tuner_for(path, name, slots, callbacks=()):
     from ray import tune
 
-    from memtune.searchers import ThresholdSearcher
+    from memtune.tune.searchers import ThresholdSearcher
 
     groups = [{"g": i, "t": t, "data": {"n_pairs": 0}} for i, t in enumerate(THRESHOLDS)]
     searcher = ThresholdSearcher(groups, start=START, n_max=N_MAX, max_concurrent=slots)
@@ -122,8 +122,8 @@ def test_ctrl_c_then_tuner_restore_continues_the_search(ray_local, tmp_path):
 
 
 @pytest.fixture
-def smoke(threshold_smoke):
-    return threshold_smoke
+def smoke(smoke_run):
+    return smoke_run("threshold")
 
 
 def test_smoke_sweep_runs_every_search_to_the_end_within_3_minutes(smoke):

@@ -5,10 +5,13 @@ import copy
 import pytest
 import torch
 
-from memtune.config import DataConfig, ModelConfig, OptimConfig, TrainConfig
-from memtune.datasets import make_random_sequences, with_bos
-from memtune.models import build_model
-from memtune.train import BatchOrder, TrainState, lr_at, train
+from memtune.core.config import ModelConfig, OptimConfig
+from memtune.core.data import with_bos
+from memtune.core.models import build_model
+from memtune.core.optim import BatchOrder, lr_at
+from memtune.experiments.capacity.config import DataConfig, TrainConfig
+from memtune.experiments.capacity.data import make_random_sequences
+from memtune.experiments.capacity.loop import TrainState, train
 
 TINY = TrainConfig(
     model=ModelConfig.preset("nano"),

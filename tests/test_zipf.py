@@ -11,29 +11,27 @@ from conftest import ROOT
 from pyarrow import fs as pafs
 from test_bad_input import assert_one_line_error, run_inproc
 
-from analysis.zipf import (
+from analysis.zipf import main as zipf_main
+from analysis.zipf.report import (
     comparison_groups,
     first_perfect,
     fit_loss_logistic,
     fit_power_law,
     loss_logistic,
 )
-from analysis.zipf import main as zipf_main
-from memtune.config import ConfigError, ModelConfig
-from memtune.sweep import expand
-from memtune.zipf import (
-    RECORDS_FILE,
+from memtune.core.config import ConfigError, ModelConfig
+from memtune.experiments.zipf.config import RECORDS_FILE, ArchConfig, ZipfConfig, ZipfDataConfig
+from memtune.experiments.zipf.data import (
     SAMPLER_CHUNK,
-    PhenoModel,
-    RecordsFile,
     ZipfSampler,
-    ZipfState,
     bayes_reference,
     make_zipf_sequences,
-    train_zipf,
     zipf_probs,
 )
-from memtune.zipf_config import ArchConfig, ZipfConfig, ZipfDataConfig
+from memtune.experiments.zipf.loop import ZipfState, train_zipf
+from memtune.experiments.zipf.models import PhenoModel
+from memtune.tune.records import RecordsFile
+from memtune.tune.sweep import expand
 
 TINY = ZipfConfig(
     arch=ArchConfig(name="t", model=ModelConfig("t", 1, 8, 1)),
@@ -185,11 +183,11 @@ def test_resumed_run_repeats_the_uninterrupted_one(tmp_path):
 
 def test_records_file_rewrites_and_drops_rows_after_the_resume_step(tmp_path):
     local = pafs.LocalFileSystem()
-    rec = RecordsFile(local, str(tmp_path))
+    rec = RecordsFile(local, str(tmp_path), RECORDS_FILE)
     for step in [10, 20, 30]:
         rec.append(pd.DataFrame({"step": [step] * 3, "rank": [1, 2, 3]}))
     assert len(pd.read_parquet(tmp_path / RECORDS_FILE)) == 9
-    again = RecordsFile(local, str(tmp_path), resume_step=20)
+    again = RecordsFile(local, str(tmp_path), RECORDS_FILE, resume_step=20)
     again.append(pd.DataFrame({"step": [30] * 3, "rank": [1, 2, 3]}))
     table = pd.read_parquet(tmp_path / RECORDS_FILE)
     assert table["step"].tolist() == [10] * 3 + [20] * 3 + [30] * 3

@@ -1,0 +1,88 @@
+"""Capacity figures: each function takes DataFrames and returns a Figure; nothing at import."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analysis.common.figures import MORRIS_BPP, plt
+from analysis.common.fit import FitResult, predict_linear
+
+
+def _models_by_size(df: pd.DataFrame) -> list[str]:
+    return list(df.groupby("model.name")["n_params"].first().sort_values().index)
+
+
+def plot_bits_vs_dataset(df: pd.DataFrame, cap: pd.DataFrame, seq_len: int) -> plt.Figure:
+    """Memorized bits vs dataset size per model, with each model's capacity as a dashed line."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    n = np.unique(np.geomspace(1, df["data.n_seqs"].max() * 1.5, 200).round())
+    ax.plot(n, n * (seq_len - np.log2(n)), color="0.6", lw=1, label="achievable N(T - log2 N)")
+    colors = plt.cm.viridis(np.linspace(0, 0.9, df["model.name"].nunique()))
+    for color, name in zip(colors, _models_by_size(df), strict=False):
+        d = df[df["model.name"] == name]
+        mean = d.groupby("data.n_seqs")["bits_memorized_best"].mean()
+        n_params = int(d["n_params"].iloc[0])
+        ax.plot(mean.index, mean.values, "o-", color=color, label=f"{name} ({n_params:,} params)")
+        ax.scatter(d["data.n_seqs"], d["bits_memorized_best"], color=color, s=10, alpha=0.5)
+        c = cap.loc[cap["model.name"] == name, "capacity_bits"].mean()
+        ax.axhline(c, color=color, ls="--", lw=0.8)
+    ax.set_xscale("log", base=2)
+    ax.set_xlim(df["data.n_seqs"].min() / 1.5, df["data.n_seqs"].max() * 1.5)
+    ax.set_yscale("log")
+    ax.set_ylim(bottom=max(1.0, df["bits_memorized_best"].clip(lower=1).min() / 2))
+    ax.set_xlabel("dataset size N (sequences)")
+    ax.set_ylabel("bits_memorized (H(X) - H(X|θ))")
+    ax.set_title("Memorization saturates at each model's capacity (dashed)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_capacity_fit(cap: pd.DataFrame, fit: FitResult) -> plt.Figure:
+    """Capacity vs parameters with the linear fit and Morris et al.'s 3.6 bits/parameter."""
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    ax.scatter(cap["n_params"], cap["capacity_bits"], color="C0", label="capacity (model, seed)")
+    x = np.linspace(0, cap["n_params"].max() * 1.1, 50)
+    slope, intercept = fit.params
+    lo, hi = fit.ci95[0]
+    ax.plot(
+        x,
+        predict_linear(x, slope, intercept),
+        color="C0",
+        label=f"fit: {slope:.2f} bits/param [{lo:.2f}, {hi:.2f}], R² {fit.r2:.3f}",
+    )
+    ax.plot(x, MORRIS_BPP * x, color="C3", ls="--", label=f"Morris et al.: {MORRIS_BPP} bits/param")
+    ax.set_xlabel("parameters")
+    ax.set_ylabel("capacity (bits)")
+    ax.set_ylim(bottom=0)
+    ax.set_xlim(left=0)
+    ax.legend(fontsize=8)
+    ax.set_title("Capacity vs parameters")
+    fig.tight_layout()
+    return fig
+
+
+def plot_bits_per_param(per_model: pd.DataFrame) -> plt.Figure:
+    """Bits per parameter at capacity by model size, mean and 95% interval over seeds."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    d = per_model.sort_values("n_params")
+    err = np.vstack([d["bpp"] - d["bpp_ci95_low"], d["bpp_ci95_high"] - d["bpp"]])
+    err = np.nan_to_num(err, nan=0.0)
+    ax.errorbar(d["n_params"], d["bpp"], yerr=err, fmt="o-", capsize=3, label="measured")
+    ax.axhline(MORRIS_BPP, color="C3", ls="--", label=f"Morris et al. {MORRIS_BPP}")
+    for _, row in d.iterrows():
+        ax.annotate(
+            row["model.name"],
+            (row["n_params"], row["bpp"]),
+            fontsize=7,
+            textcoords="offset points",
+            xytext=(4, 4),
+        )
+    ax.set_xscale("log")
+    ax.set_ylim(0, max(4.0, float(d["bpp_ci95_high"].max(skipna=True) or 0) * 1.1))
+    ax.set_xlabel("parameters")
+    ax.set_ylabel("bits per parameter at capacity")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

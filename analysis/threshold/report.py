@@ -1,0 +1,203 @@
+"""Threshold analysis (seed 004): the largest N memorized per group, by architecture and size.
+
+Reads a threshold experiment (or a plain table with the same columns), never trains:
+
+    python -m analysis.threshold results/threshold_default_20261122-072000
+    python -m analysis.threshold my_probes.csv --out figures/
+
+Every probe is a row (group columns, ``data.n_pairs``, ``memorized``). Each group's threshold is
+recomputed from its probes with the searcher's own rule (``memtune.core.bisection.resolve``):
+the largest N such that every probed size up to it was memorized. Errored probes count as not
+memorized, as in the searcher. Successes above a failure are flips, listed per group. Bits at
+the threshold are N x log2(V^T), the information in the N outputs, so bits per parameter sits
+on the same axis as the capacity experiment's.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from analysis.common.cli import analysis_cli
+from analysis.common.load import load_table, require_columns
+from memtune.core.bisection import flips, resolve
+from memtune.core.cli import UsageError
+
+GROUP = ["model.arch", "model.budget", "model.n_layer", "model.n_head", "seed"]
+MODEL = GROUP[:-1]
+REQUIRED = [*GROUP, "data.n_pairs", "memorized", "n_params"]
+DEFAULT_SEQ_LEN = DEFAULT_VOCAB = 10  # the seed's task, for plain tables without the columns
+
+# The seed's tables (004 README): budget -> (best depth or heads, threshold in sequences).
+SEED_MLP = {10_000: (1, 467), 30_000: (1, 1728), 90_000: (1, 3648)}
+SEED_TRANSFORMER = {64_000: (32, 77), 128_000: (64, 42)}
+
+
+def thresholds(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per group: threshold, first failure, flips, bits at the threshold per parameter."""
+    rows = []
+    for key, d in df.groupby(GROUP, sort=True):
+        outcomes: dict[int, bool] = {}
+        for n, ok in zip(d["data.n_pairs"].astype(int), d["memorized"], strict=True):
+            outcomes[n] = outcomes.get(n, True) and bool(ok)  # a repeated size keeps a failure
+        lo, hi = resolve(outcomes)
+        seq_len = int(d["data.seq_len"].iloc[0]) if "data.seq_len" in d else DEFAULT_SEQ_LEN
+        vocab = int(d["data.vocab_size"].iloc[0]) if "data.vocab_size" in d else DEFAULT_VOCAB
+        n_params = int(d["n_params"].iloc[0])
+        bits = lo * seq_len * math.log2(vocab)
+        ok_sizes = [n for n, good in outcomes.items() if good]
+        rows.append({
+            **dict(zip(GROUP, key, strict=True)),
+            "label": d["model.name"].iloc[0] if "model.name" in d else _label(key),
+            "n_params": n_params,
+            "threshold": lo,
+            "first_failure": hi if hi is not None else pd.NA,
+            "censored": hi is None,
+            "threshold_upper": max(ok_sizes) if ok_sizes else 0,
+            "n_flips": len(flips(outcomes)),
+            "flips": json.dumps(flips(outcomes)),
+            "n_probes": len(d),
+            "bits_at_threshold": bits,
+            "bits_per_param": bits / n_params,
+        })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _label(key: tuple) -> str:
+    arch, budget, n_layer, n_head, _ = key
+    heads = f"-H{n_head}" if arch == "transformer" else ""
+    return f"{arch}-{budget / 1000:g}k-L{n_layer}{heads}"
+
+
+def per_model(th: pd.DataFrame) -> pd.DataFrame:
+    """Threshold by model (over seeds): mean, min, max, and bits per parameter."""
+    rows = []
+    for key, d in th.groupby(MODEL, sort=True):
+        rows.append({
+            **dict(zip(MODEL, key, strict=True)),
+            "label": d["label"].iloc[0],
+            "n_params": int(d["n_params"].iloc[0]),
+            "n_seeds": len(d),
+            "threshold_mean": float(d["threshold"].mean()),
+            "threshold_min": int(d["threshold"].min()),
+            "threshold_max": int(d["threshold"].max()),
+            "bits_per_param": float(d["bits_per_param"].mean()),
+            "n_flips": int(d["n_flips"].sum()),
+            "censored": bool(d["censored"].any()),
+        })  # fmt: skip
+    return pd.DataFrame(rows).sort_values(["model.arch", "n_params"]).reset_index(drop=True)
+
+
+def best_by_budget(models: pd.DataFrame, arch: str, by: str) -> pd.DataFrame:
+    """The seed's tables: per budget, the ``by`` (depth or heads) with the best mean threshold."""
+    d = models[models["model.arch"] == arch]
+    if d.empty:
+        return pd.DataFrame()
+    best = d.loc[d.groupby("model.budget")["threshold_mean"].idxmax()]
+    seed = SEED_MLP if arch == "mlp" else SEED_TRANSFORMER
+    best = best.assign(
+        seed_best=[seed.get(b, (None, None))[0] for b in best["model.budget"]],
+        seed_threshold=[seed.get(b, (None, None))[1] for b in best["model.budget"]],
+    )
+    return best[["model.budget", "label", by, "n_params", "threshold_mean", "threshold_min",
+                 "threshold_max", "bits_per_param", "seed_best", "seed_threshold"]]  # fmt: skip
+
+
+def format_report(th: pd.DataFrame, models: pd.DataFrame) -> str:
+    lines = [
+        f"memorization thresholds of {len(th)} groups ({int(th['n_probes'].sum())} probes):",
+        "",
+        f"  {'model':<24}{'params':>9}{'seeds':>6}{'threshold':>11}{'min-max':>13}"
+        f"{'bits/param':>11}{'flips':>6}",
+    ]
+    for _, m in models.iterrows():
+        mark = ">=" if m["censored"] else ""
+        spread = f"{m['threshold_min']}-{m['threshold_max']}"
+        lines.append(
+            f"  {m['label']:<24}{m['n_params']:>9,}{m['n_seeds']:>6}"
+            f"{mark + format(m['threshold_mean'], '.1f'):>11}{spread:>13}"
+            f"{m['bits_per_param']:>11.3f}{m['n_flips']:>6}"
+        )
+    for arch, by, what in [("mlp", "model.n_layer", "depth"), ("transformer", "model.n_head",
+                                                                  "heads")]:  # fmt: skip
+        best = best_by_budget(models, arch, by)
+        if best.empty:
+            continue
+        lines += ["", f"  {arch}: best {what} per budget (seed 004's table beside it)",
+                  f"  {'budget':>9}{'best ' + what:>12}{'threshold':>11}{'seed ' + what:>12}"
+                  f"{'seed threshold':>16}"]  # fmt: skip
+        for _, b in best.iterrows():
+            seed_by = "-" if b["seed_best"] is None else str(b["seed_best"])
+            seed_th = "-" if b["seed_threshold"] is None else str(b["seed_threshold"])
+            lines.append(
+                f"  {b['model.budget']:>9,}{b[by]:>12}{b['threshold_mean']:>11.1f}"
+                f"{seed_by:>12}{seed_th:>16}"
+            )
+    if th["censored"].any():
+        lines.append("  warning: '>=' marks groups that memorized the largest size probed")
+    if th["n_flips"].any():
+        lines.append(
+            "  note: flips are sizes that failed below a memorized size; the threshold stops at "
+            "the first failure (see flips in thresholds.csv)"
+        )
+    return "\n".join(lines)
+
+
+def analyze(df: pd.DataFrame, out: Path) -> dict[str, Any]:
+    """Thresholds, tables and plots under ``out``; returns a summary."""
+    from analysis.threshold.plots import (
+        plot_threshold_bits_per_param,
+        plot_threshold_vs_depth,
+        plot_threshold_vs_heads,
+        plot_threshold_vs_params,
+    )
+
+    require_columns(df, REQUIRED, "threshold analysis")
+    if "status" in df:
+        df = df.assign(memorized=df["memorized"].where(df["status"] != "ERROR", 0))
+    df = df.dropna(subset=["memorized", "data.n_pairs", "n_params"])
+    if df.empty:
+        raise UsageError("threshold analysis: no probe reported a result")
+    if (df["n_params"] <= 0).any() or (df["data.n_pairs"] <= 0).any():
+        raise UsageError("threshold analysis: n_params and data.n_pairs must be > 0 in every row")
+    th = thresholds(df)
+    models = per_model(th)
+    out.mkdir(parents=True, exist_ok=True)
+    df.to_csv(out / "probes.csv", index=False)
+    th.to_csv(out / "thresholds.csv", index=False)
+    models.to_csv(out / "models.csv", index=False)
+    summary = {
+        "n_groups": len(th),
+        "n_probes": int(len(df)),
+        "models": models.to_dict(orient="records"),
+        "groups": th.to_dict(orient="records"),
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=_json))
+    figures = {
+        "threshold_vs_params.png": plot_threshold_vs_params(models),
+        "threshold_vs_depth.png": plot_threshold_vs_depth(models),
+        "threshold_vs_heads.png": plot_threshold_vs_heads(models),
+        "threshold_bits_per_param.png": plot_threshold_bits_per_param(models),
+    }
+    for fname, fig in figures.items():
+        fig.savefig(out / fname, dpi=120)
+    files = ["probes.csv", "thresholds.csv", "models.csv", "summary.json", *figures]
+    summary["outputs"] = [str(out / f) for f in files]
+    summary["report"] = format_report(th, models)
+    return summary
+
+
+def _json(v: Any) -> Any:
+    return None if v is pd.NA else (v.item() if hasattr(v, "item") else str(v))
+
+
+def run(path: str, out: Path) -> tuple[str, list[str]]:
+    summary = analyze(load_table(path), out)
+    return summary["report"], summary["outputs"]
+
+
+analyze_experiment, main = analysis_cli("threshold", __doc__, run)

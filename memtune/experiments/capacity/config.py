@@ -1,0 +1,74 @@
+"""Configuration of one capacity trial (seed 002) as frozen dataclasses.
+
+``TrainConfig`` is one trial: a GPT (``ModelConfig``) memorizing ``DataConfig``'s uniform random
+sequences with ``OptimConfig``, and the stopping rule. Sweeps build it from presets; each trial
+rebuilds it with ``TrainConfig.from_dict``.
+
+    python -c "from memtune.experiments.capacity.config import TrainConfig; print(TrainConfig())"
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from memtune.core.config import (
+    ConfigBase,
+    ModelConfig,
+    OptimConfig,
+    check,
+    check_seed,
+    positive_int,
+)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Uniform random sequences, fully determined by (n_seqs, seq_len, vocab_size, seed)."""
+
+    n_seqs: int = 64  # dataset size N
+    seq_len: int = 64  # tokens per sequence T (the seed's 64)
+    vocab_size: int = 2  # V; binary as in Morris et al.
+
+    def __post_init__(self) -> None:
+        positive_int("data.n_seqs", self.n_seqs)
+        positive_int("data.seq_len", self.seq_len)
+        check(
+            isinstance(self.vocab_size, int) and self.vocab_size >= 2,
+            f"data.vocab_size must be an integer >= 2, got {self.vocab_size!r}",
+        )
+
+
+@dataclass(frozen=True)
+class TrainConfig(ConfigBase):
+    """One trial: model, data, optimizer, stopping rule and seed."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    seed: int = 0  # draws the data and the initialisation
+    max_steps: int = 20_000
+    eval_every: int = 250  # steps between exact evaluations (one forward pass over the data)
+    patience: int = (
+        10_000  # stop when best memorized bits gained < min_improvement in this many steps
+    )
+    min_improvement: float = 0.01  # relative gain that counts as progress for patience
+    target_efficiency: float = 0.95  # stop once memorized bits reach this share of the achievable
+    target_excess_bits: float = 0.01  # ... or once excess loss over the floor is this (bits/token)
+    memorized_slack_bits: float = 1.0  # a sequence counts as memorized within this of its floor
+    checkpoint_every: int = 0  # steps between Tune checkpoints; 0 = none (tiny trials rerun faster)
+
+    def __post_init__(self) -> None:
+        check_seed(self.seed)
+        positive_int("max_steps", self.max_steps)
+        positive_int("eval_every", self.eval_every)
+        positive_int("patience", self.patience)
+        check(
+            self.min_improvement >= 0, f"min_improvement must be >= 0, got {self.min_improvement}"
+        )
+        check(
+            0 < self.target_efficiency <= 1,
+            f"target_efficiency must be in (0, 1], got {self.target_efficiency}",
+        )
+        check(self.target_excess_bits >= 0, "target_excess_bits must be >= 0")
+        check(self.memorized_slack_bits >= 0, "memorized_slack_bits must be >= 0")
+        check(self.checkpoint_every >= 0, "checkpoint_every must be >= 0 (0 = never)")

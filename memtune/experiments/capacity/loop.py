@@ -1,0 +1,153 @@
+"""The capacity loop (seed 002): a GPT memorizing uniform random sequences. Plain torch, no Ray.
+
+``train(cfg, report, resume)`` trains a GPT on the random sequences of ``cfg`` and calls
+``report(metrics, state)`` after every exact evaluation; ``state`` is a ``TrainState`` when a
+checkpoint is due and None otherwise. The Tune trainable adapts this to ``tune.report``; tests
+pass a list's ``append``. The loop never syncs with the host between evaluations: the running
+loss stays a tensor until it is reported (``LoopMeter``).
+
+    python -c "from memtune.experiments.capacity.loop import train; \
+from memtune.experiments.capacity.config import TrainConfig; \
+print(train(TrainConfig(max_steps=500)))"
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from memtune.core.data import with_bos
+from memtune.core.loop import LoopMeter, LoopState
+from memtune.core.metrics import memorization_summary, sequence_code_lengths, sequence_floor_bits
+from memtune.core.models import build_model, count_params
+from memtune.core.optim import BatchOrder, lr_at, make_optimizer, optimizer_step
+from memtune.experiments.capacity.config import TrainConfig
+from memtune.experiments.capacity.data import make_random_sequences
+
+Report = Callable[[dict[str, Any], "TrainState | None"], None]
+
+
+@dataclass
+class TrainState(LoopState):
+    """``LoopState`` plus the best memorized bits and the patience clock."""
+
+    best_bits: float = -math.inf
+    best_step: int = 0
+    progress_bits: float = -math.inf  # best bits when patience was last reset
+    progress_step: int = 0
+
+
+def train(
+    cfg: TrainConfig,
+    report: Report | None = None,
+    resume: TrainState | None = None,
+    device: str = "cpu",
+) -> dict[str, Any]:
+    """Train until the data is memorized, progress stalls, or max_steps; return final metrics.
+
+    Stopping rule: efficiency >= target_efficiency or excess loss <= target_excess_bits
+    ("converged"); best memorized bits grew by less than min_improvement (relative) over the
+    last ``patience`` steps ("plateau"); or ``max_steps``. Patience is counted from the best
+    value, so a loss plateau shorter than ``patience`` that ends in a drop does not stop a run.
+
+    Args:
+        cfg: the trial's configuration.
+        report: called as report(metrics, state) after each evaluation; state is not None when a
+            checkpoint is due (every ``checkpoint_every`` steps, and at the end) so the caller can
+            persist it.
+        resume: a state from ``TrainState.load`` to continue from.
+        device: where to train ("cpu", "cuda", "cuda:1", ...).
+    Returns:
+        the last reported metrics, with ``stop_reason``.
+    """
+    report = report or (lambda metrics, state: None)
+    if resume is not None and resume.stop_reason:
+        # Tune snapshots its experiment state every few seconds, so after a driver crash it can
+        # restart a trial that had already finished; its final checkpoint says so.
+        report(resume.final_metrics, None)
+        return resume.final_metrics
+    torch.manual_seed(cfg.seed)
+    data = make_random_sequences(cfg.data, cfg.seed)  # (N, T)
+    model = build_model(cfg.model, vocab_size=cfg.data.vocab_size, block_size=cfg.data.seq_len)
+    floor_bits = sequence_floor_bits(data)
+    n_params = count_params(model)
+    model.to(device)
+    data = data.to(device)
+    inputs = with_bos(data, model.bos_id)
+    peak = cfg.optim.peak_lr(cfg.model.d_model)
+    opt = make_optimizer(model, cfg.optim, lr_at(0, peak, cfg.optim, cfg.max_steps))
+    state = resume or TrainState()
+    if resume is not None:
+        resume.restore(model, opt)
+    N, T = data.shape
+    batches = BatchOrder(N, cfg.optim.batch_size, cfg.seed)
+    meter = LoopMeter(state, device)
+    metrics: dict[str, Any] = {}
+    model.train()
+    while state.step < cfg.max_steps:
+        idx = batches(state.step)
+        x, y = (inputs, data) if idx is None else (inputs[idx], data[idx])
+        lr = lr_at(state.step, peak, cfg.optim, cfg.max_steps)
+        meter.add(optimizer_step(opt, model, model(x), y, lr, cfg.optim.grad_clip))
+        state.step += 1
+        state.tokens_seen += x.size(0) * T
+        if state.step % cfg.eval_every and state.step < cfg.max_steps:
+            continue
+
+        meter.eval_started()
+        code_bits = sequence_code_lengths(model, inputs, data).cpu().numpy()
+        summary = memorization_summary(
+            code_bits, floor_bits, T, cfg.data.vocab_size, cfg.memorized_slack_bits
+        )
+        if summary["bits_memorized"] > state.best_bits:
+            state.best_bits, state.best_step = summary["bits_memorized"], state.step
+        first = state.progress_bits == -math.inf
+        gained = state.best_bits - state.progress_bits
+        if first or gained > cfg.min_improvement * max(abs(state.progress_bits), 1.0):
+            state.progress_bits, state.progress_step = state.best_bits, state.step
+        stop_reason = _stop_reason(cfg, state, summary)
+        meter.eval_finished()
+        metrics = {
+            "step": state.step,
+            "tokens_seen": state.tokens_seen,
+            "epochs": state.tokens_seen / (N * T),
+            "lr": lr,
+            "train_loss": meter.take_train_loss_bits(),  # bits/token
+            **summary,
+            "bits_memorized_best": state.best_bits,
+            "efficiency_best": state.best_bits / summary["bits_achievable"]
+            if summary["bits_achievable"] > 0
+            else float("nan"),
+            "n_params": n_params,
+            "n_seqs": N,
+            "bits_per_param": summary["bits_memorized"] / n_params,
+            "train_seconds": state.train_seconds,
+            "eval_seconds": state.eval_seconds,
+        }
+        if stop_reason:
+            metrics["stop_reason"] = stop_reason
+        due = cfg.checkpoint_every and (state.step % cfg.checkpoint_every == 0 or stop_reason)
+        if due:
+            state.stop_reason, state.final_metrics = stop_reason, metrics
+            state.snapshot(model, opt)
+        report(metrics, state if due else None)
+        if stop_reason:
+            break
+    return metrics
+
+
+def _stop_reason(cfg: TrainConfig, state: TrainState, summary: dict[str, float]) -> str:
+    if (
+        summary["efficiency"] >= cfg.target_efficiency
+        or summary["excess_bits_per_token"] <= cfg.target_excess_bits
+    ):
+        return "converged"
+    if state.step >= cfg.max_steps:
+        return "max_steps"
+    if state.step - state.progress_step >= cfg.patience:
+        return "plateau"
+    return ""

@@ -1,0 +1,85 @@
+"""One Tune trainable for every experiment: the thin adapter between a loop and Ray Tune.
+
+``make_trainable(experiment)`` returns a function trainable that rebuilds the config from the
+plain dict Tune hands it, restores the experiment's state from Tune's checkpoint when there is
+one, and passes the loop a ``report`` that forwards metrics (with a checkpoint when the loop
+gives one, and records to the trial's records file) to ``tune.report``.
+
+torch and the loop are imported inside the trainable, in the trial's worker: the sweep's
+driver only names the trainable, and importing torch there would add seconds to every sweep's
+start-up for nothing (``benchmarks/run.py`` measures it).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from typing import Any
+
+from ray import tune
+
+from memtune.core.experiment import Experiment, import_object
+
+
+def _setup() -> str:
+    """One torch thread per CPU Tune reserved, and the device: the trial's GPU if Ray gave one.
+
+    Two 1-CPU trials out-train one 2-thread trial; fractional GPUs let tiny trials share one.
+    """
+    import ray
+    import torch
+
+    cpus = tune.get_context().get_trial_resources().required_resources.get("CPU", 1)
+    torch.set_num_threads(max(1, int(cpus)))
+    return "cuda" if ray.get_gpu_ids() and torch.cuda.is_available() else "cpu"
+
+
+def _restored(state_path: str) -> Any:
+    """The state in Tune's checkpoint when this trial is restored or retried, else None."""
+    if not state_path:
+        return None
+    if checkpoint := tune.get_checkpoint():
+        with checkpoint.as_directory() as d:
+            return import_object(state_path).load(d)
+    return None
+
+
+def make_trainable(experiment: Experiment) -> Callable[[dict[str, Any]], None]:
+    """The function trainable of ``experiment``, named ``<name>_trainable`` (Tune's trial ids
+    and the stores written before the registry keep that name)."""
+
+    def trainable(config: dict[str, Any]) -> None:
+        device = _setup()
+        cfg = experiment.config.from_dict(config)
+        loop = import_object(experiment.loop)
+        kwargs: dict[str, Any] = {"device": device}
+        resume = _restored(experiment.state)
+        if experiment.state:
+            kwargs["resume"] = resume
+        records = None
+        if experiment.records_file:
+            from memtune.tune.records import RecordsFile
+
+            storage = tune.get_context().get_storage()  # get_trial_dir() is a local staging dir
+            records = RecordsFile(
+                storage.storage_filesystem,
+                storage.trial_fs_path,
+                experiment.records_file,
+                resume.step if resume is not None else None,
+            )
+
+        def report(metrics: dict[str, Any], checkpoint: Any = None, rows: Any = None) -> None:
+            if rows is not None and records is not None:
+                records.append(rows)  # before the checkpoint that says these rows exist
+            if checkpoint is None:
+                tune.report(metrics)
+                return
+            with tempfile.TemporaryDirectory() as tmp:
+                checkpoint.save(tmp)
+                tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(tmp))
+
+        loop(cfg, report=report, **kwargs)
+
+    trainable.__name__ = trainable.__qualname__ = f"{experiment.name}_trainable"
+    trainable.__doc__ = f"One {experiment.name} trial: {experiment.about}."
+    return trainable
