@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.common.figures import MORRIS_BPP, plt
+from analysis.common.figures import MORRIS_BPP, finish, plt
 from analysis.common.fit import FitResult, predict_linear
 
 
@@ -31,12 +31,14 @@ def plot_bits_vs_dataset(df: pd.DataFrame, cap: pd.DataFrame, seq_len: int) -> p
     ax.set_xlim(df["data.n_seqs"].min() / 1.5, df["data.n_seqs"].max() * 1.5)
     ax.set_yscale("log")
     ax.set_ylim(bottom=max(1.0, df["bits_memorized_best"].clip(lower=1).min() / 2))
-    ax.set_xlabel("dataset size N (sequences)")
-    ax.set_ylabel("bits_memorized (H(X) - H(X|θ))")
-    ax.set_title("Memorization saturates at each model's capacity (dashed)")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
+    return finish(
+        fig,
+        ax,
+        "dataset size N (sequences)",
+        "bits_memorized (H(X) - H(X|θ))",
+        title="Memorization saturates at each model's capacity (dashed)",
+        legend=7,
+    )
 
 
 def plot_capacity_fit(cap: pd.DataFrame, fit: FitResult) -> plt.Figure:
@@ -81,8 +83,4 @@ def plot_bits_per_param(per_model: pd.DataFrame) -> plt.Figure:
         )
     ax.set_xscale("log")
     ax.set_ylim(0, max(4.0, float(d["bpp_ci95_high"].max(skipna=True) or 0) * 1.1))
-    ax.set_xlabel("parameters")
-    ax.set_ylabel("bits per parameter at capacity")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return finish(fig, ax, "parameters", "bits per parameter at capacity")

@@ -14,10 +14,24 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 MORRIS_BPP = 3.6  # Morris et al. (2025), GPT-family models, bits per parameter
 
-__all__ = ["MORRIS_BPP", "no_data", "plt"]
+__all__ = ["MORRIS_BPP", "finish", "no_data", "plt"]
 
 
 def no_data(ax: plt.Axes, what: str) -> None:
     """Say so in an empty panel rather than draw empty axes that look like a result."""
     ax.text(0.5, 0.5, f"no {what} in these results", ha="center", va="center")
     ax.set_axis_off()
+
+
+def finish(
+    fig: plt.Figure, ax: plt.Axes, xlabel: str, ylabel: str, title: str = "", legend: int = 8
+) -> plt.Figure:
+    """Label the axes (and title), add the legend in a small font, tighten; return the figure."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    if legend:
+        ax.legend(fontsize=legend)
+    fig.tight_layout()
+    return fig

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.common.figures import MORRIS_BPP, no_data, plt
+from analysis.common.figures import MORRIS_BPP, finish, no_data, plt
 
 
 def _threshold_errorbar(ax: plt.Axes, d: pd.DataFrame, x: str, **kw) -> None:
@@ -24,12 +24,13 @@ def plot_threshold_vs_params(models: pd.DataFrame) -> plt.Figure:
         _threshold_errorbar(ax, best, "n_params", color=f"C{k}", label=f"{arch} (best per budget)")
     ax.set_xscale("log")
     ax.set_yscale("symlog", linthresh=1)
-    ax.set_xlabel("parameters")
-    ax.set_ylabel("threshold (mappings memorized)")
-    ax.set_title("Memorization threshold vs parameters (range over seeds)")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return finish(
+        fig,
+        ax,
+        "parameters",
+        "threshold (mappings memorized)",
+        title="Memorization threshold vs parameters (range over seeds)",
+    )
 
 
 def plot_threshold_vs_depth(models: pd.DataFrame) -> plt.Figure:
@@ -42,11 +43,9 @@ def plot_threshold_vs_depth(models: pd.DataFrame) -> plt.Figure:
     for budget, g in d.groupby("model.budget"):
         _threshold_errorbar(ax, g.sort_values("model.n_layer"), "model.n_layer",
                             label=f"{budget:,} params")  # fmt: skip
-    ax.set_xlabel("MLP hidden layers (width solved for the budget)")
-    ax.set_ylabel("threshold (mappings memorized)")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return finish(
+        fig, ax, "MLP hidden layers (width solved for the budget)", "threshold (mappings memorized)"
+    )
 
 
 def plot_threshold_vs_heads(models: pd.DataFrame) -> plt.Figure:
@@ -60,11 +59,9 @@ def plot_threshold_vs_heads(models: pd.DataFrame) -> plt.Figure:
         _threshold_errorbar(ax, g.sort_values("model.n_head"), "model.n_head",
                             label=f"{budget:,} params, {n_layer} blocks")  # fmt: skip
     ax.set_xscale("log", base=2)
-    ax.set_xlabel("attention heads (d_model solved for the budget)")
-    ax.set_ylabel("threshold (mappings memorized)")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return finish(
+        fig, ax, "attention heads (d_model solved for the budget)", "threshold (mappings memorized)"
+    )
 
 
 def plot_threshold_bits_per_param(models: pd.DataFrame) -> plt.Figure:
@@ -75,8 +72,4 @@ def plot_threshold_bits_per_param(models: pd.DataFrame) -> plt.Figure:
     ax.axhline(MORRIS_BPP, color="C3", ls="--", label=f"Morris et al. {MORRIS_BPP} (capacity)")
     ax.set_xscale("log")
     ax.set_ylim(bottom=0)
-    ax.set_xlabel("parameters")
-    ax.set_ylabel("bits at the threshold per parameter")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return finish(fig, ax, "parameters", "bits at the threshold per parameter")

@@ -7,7 +7,7 @@ step syncs with the host, and the clock that splits wall time into training and 
 (``LoopMeter``).
 
     meter = LoopMeter(state, device)
-    loss = optimizer_step(...); meter.add(loss)      # every step, no host sync
+    meter.add(optimizer_step(...), tokens)           # every step, no host sync
     meter.eval_started(); ...evaluate...; meter.eval_finished()
     metrics["train_loss"] = meter.take_train_loss_bits()   # one sync per evaluation
 """
@@ -76,9 +76,12 @@ class LoopMeter:
         self.steps = 0
         self._t = time.perf_counter()
 
-    def add(self, loss: torch.Tensor) -> None:
+    def add(self, loss: torch.Tensor, tokens: int = 0) -> None:
+        """Count one optimizer step of ``tokens`` tokens and its loss (a device tensor)."""
         self.loss_sum += loss
         self.steps += 1
+        self.state.step += 1
+        self.state.tokens_seen += tokens
 
     def eval_started(self) -> None:
         t = time.perf_counter()

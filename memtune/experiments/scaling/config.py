@@ -1,10 +1,9 @@
 """Configuration of the memorization scaling-law experiment (seed 000) as frozen dataclasses.
 
 ``ScalingConfig`` is one trial: a GPT (``ModelConfig``) trained with ``OptimConfig`` on a seed
-set of ``seed_set_tokens`` tokens drawn from a corpus (``CorpusConfig``), evaluated at every epoch
-count of ``eval_epochs``. Like ``TrainConfig`` it crosses into Ray as a plain dict
-(``to_dict``/``from_dict``), every field has a default so old results still load, and every value
-is checked here, before Ray starts, with a message naming the field.
+set of ``seed_set_tokens`` tokens drawn from a corpus (``CorpusConfig``), evaluated at every
+epoch count of ``eval_epochs``. It is a ``ConfigBase`` (``memtune.core.config`` says how configs
+cross into Ray and are checked).
 
     python -c "from memtune.experiments.scaling.config import ScalingConfig; print(ScalingConfig())"
 """

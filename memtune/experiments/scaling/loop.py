@@ -124,9 +124,8 @@ def train_scaling(
         idx = batches(state.step)
         x, y = (inputs, data) if idx is None else (inputs[idx], data[idx])
         lr = lr_at(state.step, peak, cfg.optim, max_steps)
-        meter.add(optimizer_step(opt, model, model(x), y, lr, cfg.optim.grad_clip))
-        state.step += 1
-        state.tokens_seen += x.size(0) * T
+        loss = optimizer_step(opt, model, model(x), y, lr, cfg.optim.grad_clip)
+        meter.add(loss, tokens=x.size(0) * T)
         if state.step not in due:
             continue
 

@@ -2,9 +2,8 @@
 
 ``ZipfConfig`` is one trial: one model (``ArchConfig``: a GPT or the seed's phenomenological
 read-out) trained on K random binary sequences (``ZipfDataConfig``) that it sees with Zipfian
-frequencies, one seed. Like the other experiments' configs it crosses into Ray as a plain dict
-(``to_dict``/``from_dict``), every field has a default so old results still load, and every value
-is checked here, before Ray starts, with a message naming the field.
+frequencies, one seed. It is a ``ConfigBase`` (``memtune.core.config`` says how configs cross
+into Ray and are checked).
 
     python -c "from memtune.experiments.zipf.config import ZipfConfig; print(ZipfConfig())"
 """

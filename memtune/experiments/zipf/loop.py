@@ -152,9 +152,8 @@ def train_zipf(
         if on_batch is not None:
             on_batch(y)
         lr = lr_at(state.step, peak, cfg.optim, cfg.max_steps)
-        meter.add(optimizer_step(opt, model, model(x), y, lr, cfg.optim.grad_clip))
-        state.step += 1
-        state.tokens_seen += x.size(0) * T
+        loss = optimizer_step(opt, model, model(x), y, lr, cfg.optim.grad_clip)
+        meter.add(loss, tokens=x.size(0) * T)
         if state.step not in due:
             continue
 
