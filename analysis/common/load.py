@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -37,8 +39,51 @@ def _is_experiment(p: Path) -> bool:
     return any(p.glob("experiment_state-*.json"))
 
 
+def config_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """Tune's ``config/model/name`` columns named by their config path, ``model.name``."""
+    return df.rename(
+        columns=lambda c: (
+            c.removeprefix("config/").replace("/", ".") if c.startswith("config/") else c
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Store:
+    """A Tune experiment read once: its trials, and the final row of each as a tidy table."""
+
+    path: Path
+    table: pd.DataFrame  # one row per trial: final metrics, config columns, status
+    analysis: Any  # ray.tune.ExperimentAnalysis, for the trials' folders and histories
+
+    @property
+    def trials(self) -> list[Any]:
+        return self.analysis.trials
+
+    def status(self) -> dict[str, str]:
+        return {t.trial_id: t.status for t in self.trials}
+
+    def history(self) -> pd.DataFrame:
+        """Every report of every trial (``trial_id``, ``status``, config columns), in order."""
+        frames = [
+            df.assign(trial_id=tid)
+            for tid, df in self.analysis.trial_dataframes.items()
+            if not df.empty
+        ]
+        if not frames:
+            raise UsageError(f"experiment {self.path} has no reported results yet")
+        df = config_columns(pd.concat(frames, ignore_index=True))
+        df["status"] = df["trial_id"].map(self.status())
+        return df
+
+
 def load_experiment(path: str | os.PathLike) -> pd.DataFrame:
     """Final metrics of every trial of a Tune experiment that reported at least once."""
+    return read_store(path).table
+
+
+def read_store(path: str | os.PathLike) -> Store:
+    """The experiment at ``path``, checked: a half-written or corrupted store fails in one line."""
     p = Path(path).expanduser().resolve()  # Tune reads a relative path as an empty-scheme URI
     if not p.exists():
         raise UsageError(f"path {p} does not exist; give an experiment directory or a table")
@@ -50,6 +95,9 @@ def load_experiment(path: str | os.PathLike) -> pd.DataFrame:
         raise UsageError(f"{p} holds no Tune experiment (no experiment_state-*.json)")
     from ray.tune import ExperimentAnalysis
 
+    from memtune.tune.legacy import alias_moved_modules
+
+    alias_moved_modules()  # the trials of stores written before the package layout name them
     # Tune logs unreadable trials as multi-line warnings; _check_trial_files names them instead
     logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
     try:
@@ -61,14 +109,8 @@ def load_experiment(path: str | os.PathLike) -> pd.DataFrame:
         raise UsageError(f"experiment {p} has no reported results yet")
     for t in ea.trials:
         _check_trial_files(Path(t.path))
-    status = {t.trial_id: t.status for t in ea.trials}
-    df["status"] = df["trial_id"].map(status)
-    df = df.rename(
-        columns=lambda c: (
-            c.removeprefix("config/").replace("/", ".") if c.startswith("config/") else c
-        )
-    )
-    return df.reset_index(drop=True)
+    df["status"] = df["trial_id"].map({t.trial_id: t.status for t in ea.trials})
+    return Store(p, config_columns(df).reset_index(drop=True), ea)
 
 
 def _check_trial_files(trial_dir: Path) -> None:

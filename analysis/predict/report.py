@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.common.cli import analysis_cli
-from analysis.common.load import TABLE_SUFFIXES, load_experiment, load_table, require_columns
+from analysis.common.load import TABLE_SUFFIXES, load_table, read_store, require_columns
 from analysis.predict.features import FEATURES, build_features
 from memtune.core.cli import ArgumentParser, UsageError
 
@@ -60,12 +60,11 @@ def _checkpoint_dir(trial_path: Path) -> Path | None:
 def load_trials(path: str | Path) -> pd.DataFrame:
     """One row per finished trial: trial_id, model, n_params, seed and its checkpoint folder."""
     p = Path(path).expanduser().resolve()
-    final = load_experiment(p).set_index("trial_id")  # checks the store; each trial's last row
+    store = read_store(p)
+    final = store.table.set_index("trial_id")
     require_columns(final, ["model.name", "seed", "n_params"], "predict analysis")
-    from ray.tune import ExperimentAnalysis
-
     rows = []
-    for t in ExperimentAnalysis(str(p)).trials:
+    for t in store.trials:
         ckpt = _checkpoint_dir(p / Path(t.path).name)  # the folder's name: moved stores work too
         if ckpt is None or t.trial_id not in final.index:
             continue

@@ -24,7 +24,7 @@ import pandas as pd
 
 from analysis.common.cli import analysis_cli
 from analysis.common.fit import FitResult, fit_linear, fit_ols
-from analysis.common.load import TABLE_SUFFIXES, load_experiment, load_table, require_columns
+from analysis.common.load import TABLE_SUFFIXES, load_table, read_store, require_columns
 from analysis.scaling.fit import fit_memorization_law, predict_pz
 from memtune.core.cli import ArgumentParser, UsageError
 
@@ -46,21 +46,7 @@ def load_scaling_table(path: str | Path) -> pd.DataFrame:
     p = Path(path)
     if p.suffix in TABLE_SUFFIXES:
         return load_table(p)
-    p = p.expanduser().resolve()  # Ray's ExperimentAnalysis takes a relative path for a URI
-    final = load_experiment(p)  # checks the path and gives each trial's status
-    from ray.tune import ExperimentAnalysis
-
-    ea = ExperimentAnalysis(str(p))
-    frames = [df.assign(trial_id=tid) for tid, df in ea.trial_dataframes.items() if not df.empty]
-    if not frames:
-        raise UsageError(f"experiment {p} has no reported results yet")
-    df = pd.concat(frames, ignore_index=True)
-    df = df.rename(
-        columns=lambda c: (
-            c.removeprefix("config/").replace("/", ".") if c.startswith("config/") else c
-        )
-    )
-    df["status"] = df["trial_id"].map(dict(zip(final["trial_id"], final["status"], strict=True)))
+    df = read_store(p).history()
     if "epochs" in df:
         df = df.drop_duplicates(["trial_id", "epochs"], keep="last")
     sort = [c for c in ["seed_set_tokens", "seed", "epochs"] if c in df]

@@ -37,7 +37,7 @@ import pandas as pd
 
 from analysis.common.cli import analysis_parser, output_dir, print_report
 from analysis.common.fit import FitResult, fit_linear
-from analysis.common.load import TABLE_SUFFIXES, load_experiment, load_table, require_columns
+from analysis.common.load import TABLE_SUFFIXES, load_table, read_store, require_columns
 from analysis.zipf.config import (
     CACHE_SUBDIR,
     DEFAULT_EXPERIMENT,
@@ -85,13 +85,10 @@ def cache_key(path: Path, files: list[Path]) -> str:
 
 def load_experiment_records(path: Path) -> pd.DataFrame:
     """Every trial's records, with trial_id and status, through Tune's experiment store."""
-    final = load_experiment(path)  # checks the store; one row per trial with its status
-    from ray.tune import ExperimentAnalysis
-
-    ea = ExperimentAnalysis(str(path))
-    status = dict(zip(final["trial_id"], final["status"], strict=True))
+    store = read_store(path)
+    status = store.status()
     frames, missing = [], []
-    for t in ea.trials:
+    for t in store.trials:
         f = Path(t.path) / RECORDS_FILE
         if not f.is_file():
             missing.append(Path(t.path).name)

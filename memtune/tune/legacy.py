@@ -3,7 +3,8 @@
 Tune pickles parts of a sweep into its experiment store (``tuner.pkl`` holds the trial namer of
 ``memtune.sweep``; a threshold search's snapshot holds ``memtune.searchers.ThresholdSearcher``
 and ``memtune.threshold_search.GroupSearch``). ``Tuner.restore`` unpickles them by module path,
-so ``--resume`` of such a store needs the old paths to name the new modules.
+so reading such a store (``analysis.common.load``) and ``--resume`` of it need the old paths to
+name the new modules. No Ray is imported here.
 """
 
 from __future__ import annotations
