@@ -6,7 +6,7 @@ puts them into one table. Sequences are rows of int arrays of equal length; ``co
 copies of each distinct sequence in the corpus, so corpus statistics weigh a sequence by how
 often training sees it, as statistics of the Pile would.
 
-    python -c "from analysis.predict_features import zlib_ratio; import numpy as np; \
+    python -c "from analysis.predict.features import zlib_ratio; import numpy as np; \
 print(zlib_ratio(np.zeros((1, 64), int)), zlib_ratio(np.arange(64)[None]))"
 """
 

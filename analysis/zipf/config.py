@@ -1,6 +1,6 @@
 """Settings of the Zipf analysis (seed 001) in one place: figure sizes, limits, rank selections.
 
-Edit here, not in the plotting code: ``analysis.zipf_plots`` and ``analysis.zipf`` read every
+Edit here, not in the plotting code: ``analysis.zipf.plots`` and ``analysis.zipf.report`` read every
 size, limit and selection from this module.
 """
 

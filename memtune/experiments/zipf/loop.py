@@ -73,7 +73,7 @@ class ZipfState(LoopState):
 
 
 def trial_columns(cfg: ZipfConfig, n_params: int) -> dict[str, Any]:
-    """The values of ``zipf_config.TRIAL_COLUMNS`` for this trial."""
+    """The values of ``config.TRIAL_COLUMNS`` for this trial."""
     gpt = cfg.arch.kind == "gpt"
     return {
         "experiment": cfg.arch.name,
