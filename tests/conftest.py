@@ -60,6 +60,12 @@ def smoke_run(tmp_path_factory):
     return get
 
 
+@pytest.fixture
+def smoke(request, smoke_run):
+    """(path, stdout, wall seconds) of the smoke sweep of the module's ``EXPERIMENT``."""
+    return smoke_run(request.module.EXPERIMENT)
+
+
 @pytest.fixture(autouse=True)
 def _one_thread():
     import torch

@@ -8,15 +8,11 @@ import pytest
 from conftest import run_py
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def smoke(smoke_run):
-    return smoke_run("capacity")[:2]
+EXPERIMENT = "capacity"  # the smoke fixture's sweep
 
 
 def test_sweep_prints_the_fit_and_where_results_are(smoke):
-    path, out = smoke
+    path, out, _ = smoke
     assert "bits per parameter =" in out and "R2 =" in out
     assert f"tensorboard --logdir {path}" in out
     for name in ["bits_vs_dataset.png", "capacity_vs_params.png", "bits_per_param.png"]:
@@ -24,7 +20,7 @@ def test_sweep_prints_the_fit_and_where_results_are(smoke):
 
 
 def test_every_grid_point_ran_once(smoke):
-    path, _ = smoke
+    path, _, _ = smoke
     table = pd.read_parquet(path / "analysis" / "table.parquet")
     assert len(table) == 4
     assert set(zip(table["model.name"], table["data.n_seqs"], strict=True)) == {
@@ -40,7 +36,7 @@ def test_every_grid_point_ran_once(smoke):
 def test_tensorboard_event_files_read_back_with_tensorboards_reader(smoke):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    path, _ = smoke
+    path, _, _ = smoke
     events = sorted(path.glob("*/events.out.tfevents.*"))
     assert len(events) == 4
     acc = EventAccumulator(str(events[0].parent))
@@ -52,7 +48,7 @@ def test_tensorboard_event_files_read_back_with_tensorboards_reader(smoke):
 
 
 def test_analysis_in_a_fresh_process_reproduces_the_sweeps_summary(smoke, tmp_path):
-    path, _ = smoke
+    path, _, _ = smoke
     proc = run_py("-m", "analysis.capacity", str(path), "--out", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     again = json.loads((tmp_path / "summary.json").read_text())
@@ -62,7 +58,7 @@ def test_analysis_in_a_fresh_process_reproduces_the_sweeps_summary(smoke, tmp_pa
 
 
 def test_analysis_of_a_plain_table(smoke, tmp_path):
-    path, _ = smoke
+    path, _, _ = smoke
     csv = Path(path / "analysis" / "table.csv")
     proc = run_py("-m", "analysis.capacity", str(csv), "--out", str(tmp_path))
     assert proc.returncode == 0, proc.stderr

@@ -7,15 +7,11 @@ import pytest
 from conftest import run_py
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def smoke(smoke_run):
-    return smoke_run("predict")[:2]
+EXPERIMENT = "predict"  # the smoke fixture's sweep
 
 
 def test_every_trial_stores_its_labels_in_the_experiment(smoke):
-    path, _ = smoke
+    path, _, _ = smoke
     trials = sorted(p for p in path.iterdir() if p.is_dir() and p.name.startswith("predict_"))
     assert len(trials) == 3
     for t in trials:
@@ -28,7 +24,7 @@ def test_every_trial_stores_its_labels_in_the_experiment(smoke):
 
 
 def test_sweep_prints_the_table_and_writes_the_report(smoke):
-    path, out = smoke
+    path, out, _ = smoke
     for word in ["positive rate", "logistic", "gradient_boosting", "baseline", "AUPRC"]:
         assert word in out
     out_dir = path / "analysis"
@@ -43,7 +39,7 @@ def test_sweep_prints_the_table_and_writes_the_report(smoke):
 
 
 def test_analysis_of_the_stored_dataset_agrees(smoke, tmp_path):
-    path, _ = smoke
+    path, _, _ = smoke
     first = json.loads((path / "analysis" / "summary.json").read_text())
     proc = run_py("-m", "analysis.predict", str(path / "analysis" / "dataset.parquet"),
                   "--out", str(tmp_path / "again"))  # fmt: skip

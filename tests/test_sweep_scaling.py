@@ -7,15 +7,11 @@ import pytest
 from conftest import run_py
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def smoke(smoke_run):
-    return smoke_run("scaling")[:2]
+EXPERIMENT = "scaling"  # the smoke fixture's sweep
 
 
 def test_table_has_one_row_per_seed_set_and_epoch_count(smoke):
-    path, _ = smoke
+    path, _, _ = smoke
     table = pd.read_parquet(path / "analysis" / "table.parquet")
     assert len(table) == 8
     assert sorted(zip(table["seed_set_tokens"], table["epochs"], strict=True)) == [
@@ -31,7 +27,7 @@ def test_table_has_one_row_per_seed_set_and_epoch_count(smoke):
 
 
 def test_sweep_prints_the_law_and_writes_the_figures(smoke):
-    path, out = smoke
+    path, out, _ = smoke
     assert "c1 = " in out and "c2 = " in out and "R2 = " in out
     assert f"tensorboard --logdir {path}" in out
     for name in ["pz_actual_vs_predicted.png", "pz_residuals.png", "pz_scaling_curves.png"]:
@@ -39,7 +35,7 @@ def test_sweep_prints_the_law_and_writes_the_figures(smoke):
 
 
 def test_analysis_of_the_experiment_and_of_its_plain_table_agree(smoke, tmp_path):
-    path, _ = smoke
+    path, _, _ = smoke
     first = json.loads((path / "analysis" / "summary.json").read_text())
     proc = run_py("-m", "analysis.scaling", str(path), "--out", str(tmp_path / "again"))
     assert proc.returncode == 0, proc.stderr

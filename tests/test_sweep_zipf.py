@@ -15,17 +15,13 @@ from test_bad_input import assert_one_line_error, run_inproc
 from analysis.zipf import main as zipf_main
 
 pytestmark = pytest.mark.slow
+EXPERIMENT = "zipf"  # the smoke fixture's sweep
 
 K, T, STEPS, BATCH = 32, 16, 150, 32  # the smoke preset
 
 
-@pytest.fixture
-def smoke(smoke_run):
-    return smoke_run("zipf")[:2]
-
-
 def test_every_trial_stores_its_records_in_its_trial_directory(smoke):
-    path, _ = smoke
+    path, _, _ = smoke
     files = sorted(path.glob("*/zipf_records.parquet"))
     assert len(files) == 3
     for f in files:
@@ -45,7 +41,7 @@ def test_every_trial_stores_its_records_in_its_trial_directory(smoke):
 
 
 def test_the_sweep_analyses_its_experiment(smoke):
-    path, out = smoke
+    path, out, _ = smoke
     assert "b (power)" in out and "comparison heads: small_1head vs small" in out
     fits = pd.read_csv(path / "analysis" / "fits.csv")
     assert set(fits["experiment"]) == {"small", "small_1head", "pheno"}
@@ -56,7 +52,7 @@ def test_the_sweep_analyses_its_experiment(smoke):
 
 
 def test_cli_runs_without_a_display_and_uses_its_cache(smoke, tmp_path, capsys):
-    path, _ = smoke
+    path, _, _ = smoke
     out, cache = tmp_path / "out", tmp_path / "cache"
     args = [str(path), "--out", str(out), "--cache-dir", str(cache), "--no-show-plots"]
     hide = ("DISPLAY", "WAYLAND_DISPLAY", "MPLBACKEND")  # no display, no preset backend
@@ -95,7 +91,7 @@ def test_cli_runs_without_a_display_and_uses_its_cache(smoke, tmp_path, capsys):
 
 
 def test_cli_bad_input_is_one_line(smoke, tmp_path, capsys):
-    path, _ = smoke
+    path, _, _ = smoke
     res = run_inproc(zipf_main, [str(path), "--out", str(tmp_path), "--no-show-plots",
                                  "--experiment", "huge"], capsys)  # fmt: skip
     assert_one_line_error(res, "--experiment", "huge", "allowed: all", "pheno", "small")

@@ -16,6 +16,7 @@ from conftest import run_py
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # before ray: loopback only
 
 pytestmark = pytest.mark.slow
+EXPERIMENT = "threshold"  # the smoke fixture's sweep
 
 THRESHOLDS = [0, 1, 13, 64, 1000]  # none, one, inside, at the cap, beyond the cap
 START, N_MAX = 4, 64
@@ -119,11 +120,6 @@ def test_ctrl_c_then_tuner_restore_continues_the_search(ray_local, tmp_path):
     # continued, not restarted: the finished probes are kept and none was run again
     assert done_before <= {(g, n) for g, n, _ in probes}
     assert len(probes) == len(results)
-
-
-@pytest.fixture
-def smoke(smoke_run):
-    return smoke_run("threshold")
 
 
 def test_smoke_sweep_runs_every_search_to_the_end_within_3_minutes(smoke):
