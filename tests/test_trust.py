@@ -3,6 +3,7 @@
 import math
 
 import numpy as np
+import pytest
 
 from memtune.core.metrics import memorization_summary
 
@@ -37,3 +38,97 @@ def test_capacity_checkpoints_fire_when_checkpoint_every_is_not_a_multiple_of_ev
     saved = []
     train(cfg, report=lambda m, state: saved.append(m["step"]) if state is not None else None)
     assert saved == [40, 80, 100]  # the first evaluation at least 30 steps after the last one
+
+
+# ------------------------------------------------------------------ which trials count
+
+
+def capacity_rows(status_of=None, **extra):
+    """Two models x two sizes x one seed; ``status_of`` maps (model, N) to a Tune status."""
+    rows = []
+    for name, n_params, bits in [("a", 1000, 2000.0), ("b", 2000, 4000.0), ("c", 4000, 8000.0)]:
+        for n_seqs in (16, 64):
+            status = (status_of or {}).get((name, n_seqs), "TERMINATED")
+            rows.append({
+                "model.name": name, "data.n_seqs": n_seqs, "seed": 0, "n_params": n_params,
+                "bits_memorized_best": bits * (9.0 if status == "RUNNING" else 1.0),
+                "bits_achievable": 1e6, "seqs_memorized": 0, "status": status,
+                "trial": f"capacity_{name}_{n_seqs}", **extra,
+            })  # fmt: skip
+    return rows
+
+
+def test_capacity_fits_only_trials_that_ended_normally_and_says_the_rest(tmp_path):
+    import pandas as pd
+
+    from analysis.capacity.report import analyze
+
+    df = pd.DataFrame(capacity_rows({("c", 64): "RUNNING", ("c", 16): "PAUSED"}))
+    summary = analyze(df, tmp_path)
+    assert summary["n_points"] == 2  # a and b; c's partial bits are not a capacity
+    assert summary["bits_per_param"] == pytest.approx(2.0)
+    assert summary["complete"] is False and summary["n_trials_unfinished"] == 2
+    assert summary["unfinished_trials"] == [
+        {"trial": "capacity_c_16", "status": "PAUSED"},
+        {"trial": "capacity_c_64", "status": "RUNNING"},
+    ]
+    assert "experiment incomplete" in summary["warnings"][0]
+
+
+def test_capacity_refusal_of_too_few_trials_says_the_experiment_is_incomplete(tmp_path):
+    import pandas as pd
+
+    from analysis.capacity.report import analyze
+    from memtune.core.cli import UsageError
+
+    running = {(m, n): "RUNNING" for m in "bc" for n in (16, 64)}
+    with pytest.raises(UsageError, match=r"2 model sizes, got 1 .*incomplete.*RUNNING"):
+        analyze(pd.DataFrame(capacity_rows(running)), tmp_path)
+
+
+def test_threshold_ignores_a_running_probe_and_leaves_its_group_unresolved(tmp_path):
+    import pandas as pd
+
+    from analysis.threshold import analyze
+
+    base = {"model.arch": "mlp", "model.budget": 10_000, "model.n_layer": 1, "model.n_head": 1,
+            "seed": 0, "n_params": 9949}  # fmt: skip
+    rows = [
+        {**base, "data.n_pairs": 16, "memorized": 1, "status": "TERMINATED"},
+        {**base, "data.n_pairs": 32, "memorized": 0, "status": "RUNNING"},  # killed mid-run
+    ]
+    summary = analyze(pd.DataFrame(rows), tmp_path)
+    g = summary["groups"][0]
+    assert g["threshold"] == 16 and pd.isna(g["first_failure"]) and not g["resolved"]
+    assert "unresolved" in summary["report"] and "experiment incomplete" in summary["report"]
+
+
+# ------------------------------------------------------------------ groups by the whole config
+
+
+@pytest.mark.parametrize("field", ["model.pos_emb", "data.seq_len", "optim.weight_decay"])
+def test_capacity_refuses_to_merge_trials_that_differ_beyond_size_and_seed(tmp_path, field):
+    import pandas as pd
+
+    from analysis.capacity.report import analyze
+    from memtune.core.cli import UsageError
+
+    rows = capacity_rows()
+    for i, r in enumerate(rows):
+        r[field] = ["learned", "rope"][i % 2] if field == "model.pos_emb" else [64, 128][i % 2]
+    with pytest.raises(UsageError, match=f"differ in {field}"):
+        analyze(pd.DataFrame(rows), tmp_path)
+
+
+def test_threshold_refuses_to_merge_groups_that_differ_in_lr(tmp_path):
+    import pandas as pd
+
+    from analysis.threshold import analyze
+    from memtune.core.cli import UsageError
+
+    base = {"model.arch": "mlp", "model.budget": 10_000, "model.n_layer": 1, "model.n_head": 1,
+            "seed": 0, "n_params": 9949, "memorized": 1}  # fmt: skip
+    rows = [{**base, "data.n_pairs": 16, "optim.lr": 1e-3}, {**base, "data.n_pairs": 32,
+            "optim.lr": 1e-2}]  # fmt: skip
+    with pytest.raises(UsageError, match="differ in optim.lr"):
+        analyze(pd.DataFrame(rows), tmp_path)
