@@ -3,6 +3,7 @@
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from memtune.core.metrics import memorization_summary
@@ -132,3 +133,42 @@ def test_threshold_refuses_to_merge_groups_that_differ_in_lr(tmp_path):
             "optim.lr": 1e-2}]  # fmt: skip
     with pytest.raises(UsageError, match="differ in optim.lr"):
         analyze(pd.DataFrame(rows), tmp_path)
+
+
+# ------------------------------------------------------------------ intervals that respect the data
+
+
+def scaling_rows(n_trials=6, status_of=None):
+    """Trials of 9 epoch counts each; each trial has its own offset (one run, one draw)."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for t in range(n_trials):
+        d = [2048, 4096, 8192][t % 3]
+        offset = rng.normal(0, 0.3)
+        for e in [1, 2, 5, 10, 20, 50, 100, 200, 500]:
+            control = np.exp(-3.0 + 0.1 * np.log(e) + offset)
+            rows.append({
+                "trial_id": f"t{t}", "trial": f"scaling_t{t}", "seed": t // 3,
+                "status": (status_of or {}).get(t, "TERMINATED"), "seed_set_tokens": d,
+                "epochs": e, "mean_pz_control": control,
+                "mean_pz": control * np.exp(0.3 * np.log(e) - 0.2 * np.log(d / 2048)
+                                            + rng.normal(0, 0.02)),
+            })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_scaling_reports_cluster_robust_and_ols_intervals_and_the_ratio_fit(tmp_path):
+    from analysis.scaling import analyze
+
+    summary = analyze(scaling_rows(status_of={5: "ERROR"}), tmp_path)
+    assert summary["n_points"] == 45 and summary["n_clusters"] == 5  # t5's rows are not fitted
+    assert summary["unfinished_trials"] == [{"trial": "scaling_t5", "status": "ERROR"}]
+    assert summary["interval"].startswith("cluster-robust by trial (5 clusters")
+    lo, hi = summary["c2_ci95"]
+    olo, ohi = summary["c2_ci95_ols"]
+    assert hi - lo > 2 * (ohi - olo)  # 5 runs, not 45 independent rows
+    ratio = summary["ratio"]  # targets / controls: the language learning cancels
+    assert ratio["c1"] == pytest.approx(0.3, abs=0.01) and ratio["c2"] == pytest.approx(
+        -0.2, abs=0.02
+    )
+    assert ratio["c1_ci95"][0] < 0.3 < ratio["c1_ci95"][1]
