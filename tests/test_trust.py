@@ -172,3 +172,32 @@ def test_scaling_reports_cluster_robust_and_ols_intervals_and_the_ratio_fit(tmp_
         -0.2, abs=0.02
     )
     assert ratio["c1_ci95"][0] < 0.3 < ratio["c1_ci95"][1]
+
+
+def zipf_records(status_of=None):
+    rng = np.random.default_rng(1)
+    rows = []
+    for t in range(3):
+        for rank in range(1, 9):
+            offset = rng.normal(0, 0.5)  # each sequence its own curve
+            for step in (10, 20, 40, 80, 160):
+                n = step / rank
+                rows.append({
+                    "experiment": "small", "seed": t, "trial_id": f"z{t}", "trial": f"zipf_z{t}",
+                    "status": (status_of or {}).get(t, "TERMINATED"), "rank": rank,
+                    "step": step, "presentations": n, "accuracy": 0.5,
+                    "loss_bits": float(np.exp(offset - 0.5 * np.log(n) + rng.normal(0, 0.01))),
+                })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_zipf_fits_finished_trials_with_intervals_clustered_by_sequence(tmp_path):
+    from analysis.zipf.report import analyze
+
+    summary, _ = analyze(zipf_records({2: "RUNNING"}), tmp_path, save_plots=False)
+    fit = summary["fits"][0]
+    assert fit["n_points"] == 2 * 8 * 5 and not summary["complete"]
+    assert summary["unfinished_trials"] == [{"trial": "zipf_z2", "status": "RUNNING"}]
+    assert fit["power_interval"].startswith("cluster-robust by sequence (16 clusters")
+    (lo, hi), (olo, ohi) = fit["power_b_ci95"], fit["power_b_ci95_ols"]
+    assert lo < 0.5 < hi and (lo, hi) != (olo, ohi)

@@ -165,8 +165,10 @@ NOT_IDENTITY = ("checkpoint_every", "checkpoint")
 
 
 def config_columns(df: pd.DataFrame, config: Any) -> list[str]:
-    """The table's columns that are fields of the config dataclass ``config`` (dotted paths)."""
-    return [c for c in _flat(config().to_dict(), sep=".") if c in df]
+    """The table's columns that are fields of the config dataclass ``config`` (dotted paths),
+    or that are in ``config`` when it is a list of column names."""
+    names = config if isinstance(config, list) else _flat(config().to_dict(), sep=".")
+    return [c for c in names if c in df]
 
 
 def check_one_experiment(
@@ -180,7 +182,8 @@ def check_one_experiment(
 
     Args:
         df: the rows to analyse.
-        config: the experiment's config dataclass (its fields are the config columns).
+        config: the experiment's config dataclass (its fields are the config columns), or the
+            list of columns that describe a trial.
         by: columns that label a group ([] for one group: the whole table).
         vary: config columns allowed to differ within a group.
         what: the analysis, for the message.

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,15 @@ import numpy as np
 import pandas as pd
 
 from analysis.common.cli import analysis_cli
-from analysis.common.load import TABLE_SUFFIXES, load_experiment, load_table, require_columns
+from analysis.common.load import (
+    ENDED_NORMALLY,
+    TABLE_SUFFIXES,
+    finished_trials,
+    incomplete_note,
+    load_experiment,
+    load_table,
+    require_columns,
+)
 from analysis.predict.features import FEATURES, build_features
 from memtune.core.cli import ArgumentParser, UsageError
 
@@ -64,10 +73,13 @@ def load_trials(path: str | Path) -> pd.DataFrame:
     require_columns(final, ["model.name", "seed", "n_params"], "predict analysis")
     from ray.tune import ExperimentAnalysis
 
+    _, unfinished = finished_trials(final.reset_index())  # the shared rule: only ended trials
+    if unfinished:
+        print(f"[memtune] warning: {incomplete_note(unfinished, len(final))}", file=sys.stderr)
     rows = []
     for t in ExperimentAnalysis(str(p)).trials:
         ckpt = _checkpoint_dir(p / Path(t.path).name)  # the folder's name: moved stores work too
-        if ckpt is None or t.trial_id not in final.index:
+        if ckpt is None or t.trial_id not in final.index or t.status != ENDED_NORMALLY:
             continue
         r = final.loc[t.trial_id]
         rows.append(
