@@ -201,3 +201,17 @@ def test_zipf_fits_finished_trials_with_intervals_clustered_by_sequence(tmp_path
     assert fit["power_interval"].startswith("cluster-robust by sequence (16 clusters")
     (lo, hi), (olo, ohi) = fit["power_b_ci95"], fit["power_b_ci95_ols"]
     assert lo < 0.5 < hi and (lo, hi) != (olo, ohi)
+
+
+# ------------------------------------------------------------------ --resume flags
+
+
+@pytest.mark.parametrize("flags", [["--max-concurrent", "2"], ["--max-failures", "3"],
+                                   ["--preset", "smoke"], ["--cpus-per-trial", "2"]])  # fmt: skip
+def test_resume_refuses_flags_that_tune_would_silently_ignore(tmp_path, flags):
+    from conftest import run_py
+    from test_bad_input import assert_one_line_error
+
+    proc = run_py("sweeps/capacity.py", "--resume", "--name", "x", "--storage-path",
+                  str(tmp_path), *flags)  # fmt: skip
+    assert_one_line_error(proc, "--resume", flags[0], "cannot change")

@@ -146,7 +146,10 @@ def sweep_parser(name: str, presets: dict[str, Sweep], default: str = "default")
     """The flags every sweep shares."""
     about = "; ".join(f"{k}: {p.about}" for k, p in presets.items() if p.about)
     parser = ArgumentParser(prog=f"sweeps/{name}.py", description=f"Run the {name} sweep. {about}")
-    parser.add_argument("--preset", default=default, choices=list(presets), help="grid size")
+    parser.add_argument(
+        "--preset", default=None, choices=list(presets), help=f"grid size (default: {default})"
+    )
+    parser.set_defaults(default_preset=default)
     parser.add_argument("--address", default=None, help="Ray cluster to join (e.g. auto)")
     parser.add_argument(
         "--storage-path",
@@ -157,9 +160,13 @@ def sweep_parser(name: str, presets: dict[str, Sweep], default: str = "default")
     parser.add_argument("--resume", action="store_true", help="continue experiment --name")
     parser.add_argument("--retry-errored", action="store_true", help="with --resume: rerun errors")
     parser.add_argument("--max-concurrent", type=int, default=None, help="trials at once")
-    parser.add_argument("--cpus-per-trial", type=float, default=1.0)
-    parser.add_argument("--gpus-per-trial", type=float, default=0.0, help="fractions share a GPU")
-    parser.add_argument("--max-failures", type=int, default=1, help="retries of a crashed trial")
+    parser.add_argument("--cpus-per-trial", type=float, default=None, help="(default: 1)")
+    parser.add_argument(
+        "--gpus-per-trial", type=float, default=None, help="fractions share a GPU (default: 0)"
+    )
+    parser.add_argument(
+        "--max-failures", type=int, default=None, help="retries of a crashed trial (default: 1)"
+    )
     parser.add_argument("--num-cpus", type=int, default=None, help="local Ray only: CPUs to use")
     parser.add_argument("--no-analysis", action="store_true", help="skip the fit after the sweep")
     return parser
@@ -189,7 +196,33 @@ def _find_experiment(storage: str, name: str | None, prefix: str) -> str:
     return str(runs[-1])
 
 
+# What a resumed experiment keeps: Tuner.restore reuses the pickled TuneConfig and RunConfig,
+# the searcher's state and every trial's resources and retry budget, and offers no way to change
+# them, so these flags would be silently ignored on --resume; they are refused instead.
+FIXED_ON_RESUME = {
+    "preset": "--preset",
+    "max_concurrent": "--max-concurrent",
+    "max_failures": "--max-failures",
+    "cpus_per_trial": "--cpus-per-trial",
+    "gpus_per_trial": "--gpus-per-trial",
+}
+DEFAULTS = {"max_failures": 1, "cpus_per_trial": 1.0, "gpus_per_trial": 0.0}
+
+
 def _check_args(args: Any) -> None:
+    if args.resume:
+        given = [flag for key, flag in FIXED_ON_RESUME.items() if getattr(args, key) is not None]
+        if given:
+            raise UsageError(
+                f"--resume continues the experiment with the settings it was started with (Tune's "
+                f"Tuner.restore reuses them): {', '.join(given)} cannot change; drop "
+                f"{'it' if len(given) == 1 else 'them'}, or start a new experiment"
+            )
+    for key, value in DEFAULTS.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    if args.preset is None:
+        args.preset = args.default_preset
     if args.max_concurrent is not None and args.max_concurrent < 1:
         raise UsageError(f"--max-concurrent must be >= 1, got {args.max_concurrent}")
     if args.cpus_per_trial <= 0:
