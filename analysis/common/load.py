@@ -21,36 +21,36 @@ from __future__ import annotations
 import json
 import logging
 import os
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from analysis.common.store import Store
 from memtune.core.cli import UsageError
 
 TABLE_SUFFIXES = {".csv", ".parquet", ".pq"}
 
 
 def load_table(path: str | os.PathLike) -> pd.DataFrame:
-    """A results table from an experiment directory, or a .csv / .parquet file."""
-    p = Path(path)
+    """A results table from an experiment directory, or a .csv / .parquet file (local or URI)."""
+    p = Store.open(path)
     if p.suffix in TABLE_SUFFIXES:
         if not p.is_file():
             raise UsageError(f"results table {p} does not exist")
-        df = pd.read_csv(p) if p.suffix == ".csv" else pd.read_parquet(p)
+        df = p.read_table()
         if df.empty:
             raise UsageError(f"results table {p} has no rows")
         return df
     return load_experiment(p)
 
 
-def _is_experiment(p: Path) -> bool:
-    return any(p.glob("experiment_state-*.json"))
+def _is_experiment(p: Store) -> bool:
+    return bool(p.glob("experiment_state-*.json"))
 
 
-def load_experiment(path: str | os.PathLike) -> pd.DataFrame:
-    """Final metrics of every trial of a Tune experiment that reported at least once."""
-    p = Path(path).expanduser().resolve()  # Tune reads a relative path as an empty-scheme URI
+def open_experiment(path: str | os.PathLike | Store) -> Store:
+    """The experiment folder at ``path`` (local or URI), or UsageError saying what is wrong."""
+    p = path if isinstance(path, Store) else Store.open(path)
     if not p.exists():
         raise UsageError(f"path {p} does not exist; give an experiment directory or a table")
     if not p.is_dir():
@@ -59,19 +59,25 @@ def load_experiment(path: str | os.PathLike) -> pd.DataFrame:
         )
     if not _is_experiment(p):
         raise UsageError(f"{p} holds no Tune experiment (no experiment_state-*.json)")
+    return p
+
+
+def load_experiment(path: str | os.PathLike | Store) -> pd.DataFrame:
+    """Final metrics of every trial of a Tune experiment, local or at a URI (s3://...)."""
+    p = open_experiment(path)
     from ray.tune import ExperimentAnalysis
 
     # Tune logs unreadable trials as multi-line warnings; _check_trial_files names them instead
     logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
     try:
-        ea = ExperimentAnalysis(str(p))
+        ea = ExperimentAnalysis(p.uri)
         df = ea.dataframe()
     except Exception as e:  # a half-written or corrupted store
         raise UsageError(f"cannot read experiment {p}: {type(e).__name__}: {e}") from None
     if df.empty or "trial_id" not in df:
         raise UsageError(f"experiment {p} has no reported results yet")
     for t in ea.trials:
-        _check_trial_files(Path(t.path))
+        _check_trial_files(p.at(t.path))
     # trials that never reported (an error or a kill before the first report) are rows too:
     # config and status, no metrics, so that they are named rather than silently missing
     reported = set(df["trial_id"])
@@ -201,14 +207,14 @@ def check_one_experiment(
             )
 
 
-def _check_trial_files(trial_dir: Path) -> None:
+def _check_trial_files(trial_dir: Store) -> None:
     """Refuse a half-written trial rather than fit numbers that may be stale or partial."""
     if not trial_dir.is_dir():
-        return  # never started here (or stored remotely): Tune's state is all there is
+        return  # never started (no folder yet): Tune's state is all there is
     name = trial_dir.name
-    if not (trial_dir / "params.json").is_file():
+    if not trial_dir.child("params.json").is_file():
         raise UsageError(f"trial {name} has no params.json: the experiment is incomplete")
-    result = trial_dir / "result.json"
+    result = trial_dir.child("result.json")
     if result.is_file():
         for i, line in enumerate(result.read_text().splitlines(), 1):
             try:

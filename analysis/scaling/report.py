@@ -40,6 +40,7 @@ from analysis.common.load import (
     require_columns,
     with_incomplete,
 )
+from analysis.common.store import Store
 from analysis.scaling.fit import fit_memorization_law, predict_pz
 from memtune.core.cli import ArgumentParser, UsageError
 from memtune.experiments.scaling.config import ScalingConfig
@@ -59,14 +60,13 @@ def load_scaling_table(path: str | Path) -> pd.DataFrame:
     (``seed_set_tokens``, ``seed``, ``model.name``, ...) and ``status``; a report repeated by a
     trial restored from a checkpoint is kept once (the last).
     """
-    p = Path(path)
+    p = Store.open(path)  # a local path or a URI (s3://...)
     if p.suffix in TABLE_SUFFIXES:
-        return load_table(p)
-    p = p.expanduser().resolve()  # Ray's ExperimentAnalysis takes a relative path for a URI
+        return load_table(p.uri)
     final = load_experiment(p)  # checks the path and gives each trial's status
     from ray.tune import ExperimentAnalysis
 
-    ea = ExperimentAnalysis(str(p))
+    ea = ExperimentAnalysis(p.uri)
     frames = [df.assign(trial_id=tid) for tid, df in ea.trial_dataframes.items() if not df.empty]
     if not frames:
         raise UsageError(f"experiment {p} has no reported results yet")

@@ -48,6 +48,7 @@ from analysis.common.load import (
     require_columns,
     with_incomplete,
 )
+from analysis.common.store import Store
 from analysis.zipf.config import (
     CACHE_SUBDIR,
     DEFAULT_EXPERIMENT,
@@ -75,41 +76,40 @@ ARCH_FACTORS = [c for c in TRIAL_COLUMNS if c not in ("experiment", "seed", "n_p
 # ---------------------------------------------------------------------------- inputs and cache
 
 
-def input_files(path: Path) -> list[Path]:
+def input_files(path: Store) -> list[Store]:
     """The files the processed data depends on: a table, or an experiment's state and records."""
     if path.suffix in TABLE_SUFFIXES:
         return [path]
-    files = sorted(path.glob("experiment_state-*.json")) + sorted(path.glob(RECORDS_GLOB))
-    return files + sorted(path.glob("*/params.json"))
+    files = path.glob("experiment_state-*.json") + path.glob(RECORDS_GLOB)
+    return files + path.glob("*/params.json")
 
 
-def cache_key(path: Path, files: list[Path]) -> str:
+def cache_key(path: Store, files: list[Store]) -> str:
     """sha256 of (relative path, size, mtime in ns) of every input, and the processing version."""
     h = hashlib.sha256(f"zipf-v{PROCESS_VERSION}".encode())
-    root = path if path.is_dir() else path.parent
+    root = path.path if path.is_dir() else path.path.rsplit("/", 1)[0]
     for f in files:
-        st = f.stat()
-        h.update(f"{f.relative_to(root)}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+        size, mtime = f.stat()
+        h.update(f"{f.path.removeprefix(root)}|{size}|{mtime}\n".encode())
     return h.hexdigest()[:16]
 
 
-def load_experiment_records(path: Path) -> pd.DataFrame:
+def load_experiment_records(path: Store) -> pd.DataFrame:
     """Every trial's records, with trial_id and status, through Tune's experiment store."""
     final = load_experiment(path)  # checks the store; one row per trial with its status
     from ray.tune import ExperimentAnalysis
 
-    ea = ExperimentAnalysis(str(path))
+    ea = ExperimentAnalysis(path.uri)
     status = dict(zip(final["trial_id"], final["status"], strict=True))
     frames, missing = [], []
     for t in ea.trials:
-        f = Path(t.path) / RECORDS_FILE
+        f = path.at(t.path).child(RECORDS_FILE)
+        trial = path.at(t.path).name
         if not f.is_file():
-            missing.append(Path(t.path).name)
+            missing.append(trial)
             continue
         frames.append(
-            pd.read_parquet(f).assign(
-                trial_id=t.trial_id, trial=Path(t.path).name, status=status.get(t.trial_id)
-            )
+            f.read_table().assign(trial_id=t.trial_id, trial=trial, status=status.get(t.trial_id))
         )
     if missing:
         print(
@@ -148,9 +148,8 @@ def processed_records(
     Returns:
         (records, cache file, True when read from the cache).
     """
-    p = Path(path).expanduser()
+    p = Store.open(path)
     if p.suffix not in TABLE_SUFFIXES:
-        p = p.resolve()
         if not p.exists():
             raise UsageError(f"path {p} does not exist; give an experiment directory or a table")
     elif not p.is_file():
@@ -158,7 +157,7 @@ def processed_records(
     cache = cache_dir / f"zipf_processed_{cache_key(p, input_files(p))}.parquet"
     if cache.is_file() and not force:
         return pd.read_parquet(cache), cache, True
-    df = load_table(p) if p.suffix in TABLE_SUFFIXES else load_experiment_records(p)
+    df = load_table(p.uri) if p.suffix in TABLE_SUFFIXES else load_experiment_records(p)
     df = check_records(df)
     cache_dir.mkdir(parents=True, exist_ok=True)
     for old in cache_dir.glob("zipf_processed_*.parquet"):  # one cache per folder: the current
