@@ -161,3 +161,41 @@ def test_half_written_or_corrupted_experiments(name, how, words, smoke_run, tmp_
     proc = run_inproc(analysis_main(name), [str(bad), "--out", str(tmp_path / "out")], capsys)
     assert_one_line_error(proc, *words)
     assert sorted((p, p.stat().st_mtime_ns) for p in bad.rglob("*")) == before  # untouched
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", EXPERIMENTS)
+def test_tensorboard_shows_training_on_the_x_axis_and_hparams_of_the_swept_config(name, smoke_run):
+    """Read back with tensorboard's own reader: every curve against the experiment's x_axis
+    metric (training steps; epochs for the scaling law), not the report count, and an HParams
+    entry per trial with the swept config (a model by name) and the headline metrics."""
+    import json
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import metadata
+
+    experiment = get(name)
+    path = smoke_run(name)[0]
+    trials = [p.parent for p in path.glob("*/events.out.tfevents.*")]
+    assert trials, path
+    for trial in trials:
+        acc = EventAccumulator(str(trial))
+        acc.Reload()
+        head = f"ray/tune/{experiment.headline[0]}"
+        steps = [e.step for e in acc.Scalars(head)]
+        rows = [json.loads(line) for line in (trial / "result.json").read_text().splitlines()]
+        assert steps == [int(r[experiment.x_axis]) for r in rows], trial.name
+        content = acc.PluginTagToContent("hparams")
+        start = metadata.parse_session_start_info_plugin_data(
+            content["_hparams_/session_start_info"]
+        )
+        hp = {k: v.string_value or v.number_value for k, v in start.hparams.items()}
+        config = json.loads((trial / "params.json").read_text())
+        for key in hp:
+            assert key in json.dumps(config), (key, trial.name)
+        if "model" in hp:
+            assert hp["model"] == config["model"]["name"]
+        info = metadata.parse_experiment_plugin_data(content["_hparams_/experiment"])
+        assert {m.name.tag for m in info.metric_infos} == {
+            f"ray/tune/{m}" for m in experiment.headline
+        }

@@ -50,3 +50,20 @@ def test_mean_ci95():
     m, lo, hi = mean_ci95(np.array([1.0, 2.0, 3.0]))
     assert m == 2.0 and lo < 2.0 < hi
     assert np.isnan(mean_ci95(np.array([1.0]))[1])
+
+
+def test_cluster_robust_intervals_cover_where_ols_over_counts_correlated_rows():
+    # 6 trials x 9 evaluations: the regressor is constant within a trial (like the seed-set
+    # size) and each trial has its own offset, so the 54 rows carry ~6 observations' evidence
+    rng = np.random.default_rng(3)
+    trial = np.repeat(np.arange(6), 9)
+    x = np.log([1e3, 2e3, 4e3, 8e3, 16e3, 32e3])[trial]
+    ols_hits = cluster_hits = 0
+    for _ in range(300):
+        y = -0.5 * x + rng.normal(0, 0.3, 6)[trial] + rng.normal(0, 0.05, trial.size)
+        ols_hits += fit_linear(x, y).ci95[0, 0] < -0.5 < fit_linear(x, y).ci95[0, 1]
+        fit = fit_linear(x, y, clusters=trial)
+        cluster_hits += fit.ci95[0, 0] < -0.5 < fit.ci95[0, 1]
+    assert fit.n_clusters == 6 and fit.interval.startswith("cluster-robust by trial")
+    assert ols_hits / 300 < 0.6  # the independent-rows interval is far too narrow
+    assert cluster_hits / 300 > 0.85

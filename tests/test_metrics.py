@@ -23,7 +23,7 @@ def one_hot_logits(targets: torch.Tensor, V: int = 2) -> torch.Tensor:
 def test_uniform_model_costs_one_bit_per_binary_token_not_one_nat():
     targets = torch.randint(0, 2, (5, 64))
     bits = code_length_bits(torch.zeros(5, 64, 2), targets)
-    torch.testing.assert_close(bits, torch.full((5,), 64.0))
+    torch.testing.assert_close(bits, torch.full((5,), 64.0, dtype=torch.float64))
 
 
 def test_every_token_counts_including_the_first():

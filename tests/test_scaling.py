@@ -210,16 +210,29 @@ def synthetic_table(c1, c2, c3, noise, seed=0, curvature=0.0):
     )
 
 
+def two_seeds(c1, c2, c3, noise):
+    """The synthetic grid run twice (seeds 0 and 1): 6 trials, enough for 3 cluster intervals."""
+    return pd.concat(
+        [synthetic_table(c1, c2, c3, noise, seed=s).assign(seed=s) for s in (0, 1)],
+        ignore_index=True,
+    )
+
+
 def test_fitter_recovers_known_coefficients_from_a_noisy_table(tmp_path):
     truth = {"c1": 0.35, "c2": -0.25, "c3": 0.5}
-    summary = analyze(synthetic_table(*truth.values(), noise=0.05), tmp_path)
+    summary = analyze(two_seeds(*truth.values(), noise=0.05), tmp_path)
     for name, value in truth.items():
-        lo, hi = summary[f"{name}_ci95"]
-        assert lo < value < hi, (name, summary[name], lo, hi)
-        assert summary[name] == pytest.approx(value, abs=0.05)
-    assert summary["r2"] > 0.98 and summary["n_points"] == 27
+        for ci in (f"{name}_ci95", f"{name}_ci95_ols"):
+            lo, hi = summary[ci]
+            assert lo < value < hi, (ci, summary[name], lo, hi)
+        assert summary[name] == pytest.approx(value, abs=0.06)
+    assert summary["r2"] > 0.98 and summary["n_points"] == 54
+    assert summary["interval"].startswith("cluster-robust by trial (6 clusters")
     assert summary["c1_positive"] and summary["c2_negative"]
     assert summary["warnings"] == []
+    one_seed = analyze(synthetic_table(*truth.values(), noise=0.05), tmp_path / "one")
+    assert np.isnan(one_seed["c1_ci95"]).all()  # 3 trials cannot give 3 cluster intervals
+    assert [w[:24] for w in one_seed["warnings"]] == ["only 3 trials for 3 para"]
     for f in ["table.csv", "summary.json", "pz_actual_vs_predicted.png", "pz_residuals.png",
               "pz_scaling_curves.png"]:  # fmt: skip
         assert (tmp_path / f).stat().st_size > 1000, f
@@ -294,10 +307,10 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path):
 
 
 def test_cli_on_a_plain_table_prints_the_fit(tmp_path):
-    synthetic_table(0.35, -0.25, 0.5, noise=0.05).to_csv(tmp_path / "wandb.csv", index=False)
+    two_seeds(0.35, -0.25, 0.5, noise=0.05).to_csv(tmp_path / "wandb.csv", index=False)
     proc = run_py("-m", "analysis.scaling", str(tmp_path / "wandb.csv"))
     assert proc.returncode == 0, proc.stderr
-    assert "c1 = +0.3" in proc.stdout and "hypothesis > 0: matches" in proc.stdout
+    assert "c1     +0.3" in proc.stdout and "hypothesis > 0: matches" in proc.stdout
     assert (tmp_path / "wandb_analysis" / "pz_residuals.png").exists()
 
 

@@ -44,7 +44,7 @@ def test_tensorboard_event_files_read_back_with_tensorboards_reader(smoke):
     tags = acc.Tags()["scalars"]
     assert "ray/tune/bits_memorized" in tags
     steps = [e.step for e in acc.Scalars("ray/tune/bits_memorized")]
-    assert steps == [1, 2, 3]  # eval_every 100 over 300 steps
+    assert steps == [100, 200, 300]  # training steps (eval_every 100 over 300), not 1, 2, 3
 
 
 def test_analysis_in_a_fresh_process_reproduces_the_sweeps_summary(smoke, tmp_path):

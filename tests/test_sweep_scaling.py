@@ -28,7 +28,8 @@ def test_table_has_one_row_per_seed_set_and_epoch_count(smoke):
 
 def test_sweep_prints_the_law_and_writes_the_figures(smoke):
     path, out, _ = smoke
-    assert "c1 = " in out and "c2 = " in out and "R2 = " in out
+    assert "\n  c1 " in out and "\n  c2 " in out and "R2 = " in out
+    assert "cluster-robust by trial" in out and "ratio fit" in out
     assert f"tensorboard --logdir {path}" in out
     for name in ["pz_actual_vs_predicted.png", "pz_residuals.png", "pz_scaling_curves.png"]:
         assert (path / "analysis" / name).stat().st_size > 10_000

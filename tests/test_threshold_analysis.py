@@ -38,6 +38,9 @@ def test_thresholds_tables_and_bits_per_param(tmp_path):
     assert json.loads(seed1["flips"]) == [[116, 500], [120, 500], [128, 500]]
     assert seed1["threshold_upper"] == 500
     assert th["censored"].tolist() == [False, False, False, False, False, True]
+    # the errored group's probes are no outcomes: it is unresolved, not "threshold 0"
+    assert th["resolved"].tolist() == [True, True, True, True, False, True]
+    assert json.loads(th["unresolved"].iloc[4]) == [64, 128]
     assert abs(th["bits_per_param"].iloc[0] - 204 * 10 * 3.321928 / 9949) < 1e-4
     models = pd.read_csv(tmp_path / "models.csv")
     mlp1 = models[(models["model.arch"] == "mlp") & (models["model.n_layer"] == 1)].iloc[0]

@@ -129,16 +129,51 @@ def test_finished_only_when_every_group_is_done_and_nothing_is_in_flight():
     assert s.summary()["groups"][0]["threshold"] == 0
 
 
-def test_a_trial_without_a_result_is_probed_again_and_an_error_counts_as_failure():
+def test_a_trial_without_a_result_is_probed_again():
     s = ThresholdSearcher(groups_for([100]), start=16, n_max=64)
     assert s.suggest("a")["data"]["n_pairs"] == 16
     s.on_trial_complete("a", None)  # stopped before reporting: no information
     assert s.suggest("b")["data"]["n_pairs"] == 16
     s.on_trial_complete("b", {"memorized": 1})
     assert s.suggest("c")["data"]["n_pairs"] == 32
-    s.on_trial_complete("c", None, error=True)
+
+
+def test_an_errored_probe_is_retried_and_never_lowers_the_threshold():
+    s = ThresholdSearcher(groups_for([100]), start=16, n_max=64)
+    s.suggest("a")
+    s.on_trial_complete("a", {"memorized": 1})
+    assert s.suggest("b")["data"]["n_pairs"] == 32
+    s.on_trial_complete("b", None, error=True)  # e.g. out of memory: says nothing about 32
     g = s.summary()["groups"][0]
-    assert g["first_failure"] == 32 and g["n_errors"] == 1
+    assert g["first_failure"] is None and g["n_errors"] == 1 and g["n_probes"] == 1
+    assert s.suggest("c")["data"]["n_pairs"] == 32  # retried
+    s.on_trial_complete("c", {"memorized": 1})
+    assert s.suggest("d")["data"]["n_pairs"] == 64
+    s.on_trial_complete("d", {"memorized": 1})
+    assert s.suggest("e") == Searcher.FINISHED
+    g = s.summary()["groups"][0]
+    assert (g["threshold"], g["censored"], g["unresolved"]) == (64, True, [])
+
+
+def test_a_size_that_keeps_crashing_leaves_the_group_unresolved():
+    s = ThresholdSearcher(groups_for([100]), start=16, n_max=64)
+    s.suggest("a")
+    s.on_trial_complete("a", {"memorized": 1})
+    for tid in "bc":
+        assert s.suggest(tid)["data"]["n_pairs"] == 32
+        s.on_trial_complete(tid, None, error=True)
+    assert s.suggest("d") == Searcher.FINISHED
+    g = s.summary()["groups"][0]
+    assert (g["threshold"], g["first_failure"], g["unresolved"]) == (16, None, [32])
+
+
+def test_an_errored_probe_rerun_by_retry_errored_still_counts():
+    s = ThresholdSearcher(groups_for([100]), start=16, n_max=64)
+    s.suggest("a")
+    s.on_trial_complete("a", None, error=True)
+    s.on_trial_complete("a", {"memorized": 1})  # Tuner.restore(resume_errored=True) reran it
+    g = s.summary()["groups"][0]
+    assert g["outcomes"] == {"16": True} and g["n_probes"] == 1
 
 
 def test_tunes_concurrency_limiter_hands_its_limit_to_the_searcher():

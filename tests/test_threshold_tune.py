@@ -155,3 +155,60 @@ def test_analysis_of_the_plain_table_in_a_fresh_process(smoke, tmp_path):
     first = pd.read_csv(path / "analysis" / "thresholds.csv")
     assert again["threshold"].tolist() == first["threshold"].tolist()
     assert "best depth per budget" in proc.stdout and "seed threshold" in proc.stdout
+
+
+def test_a_killed_probe_is_retried_and_the_searcher_and_analysis_count_the_same_probes(
+    ray_local, tmp_path
+):
+    """A probe whose worker dies (as in an out-of-memory kill) before it reports must not
+    lower the threshold: the searcher probes its size again, and the analysis, reading the
+    store, sees the errored probe, does not count it as a failure, and agrees with the
+    searcher on every group's threshold and probe counts."""
+    import dataclasses
+
+    from ray import tune
+
+    from analysis.common.load import load_table
+    from analysis.threshold import analyze
+    from memtune.experiments.threshold.config import BudgetModelConfig, ThresholdConfig
+    from memtune.tune.searchers import ThresholdSearcher
+
+    truth = {2000: 13, 3000: 40}  # budget -> threshold
+    kill_at, marker = 16, str(tmp_path / "kill_marker")  # a size both searches probe
+
+    def probe(config):
+        n, budget = config["data"]["n_pairs"], config["model"]["budget"]
+        if n == kill_at and budget == 3000 and not os.path.exists(marker):
+            open(marker, "w").close()
+            os.kill(os.getpid(), signal.SIGKILL)  # the worker dies before its first report
+        time.sleep(0.2)
+        tune.report({"memorized": int(n <= truth[budget]), "n_params": budget - 7})
+
+    groups = []
+    for budget in truth:
+        m = BudgetModelConfig(arch="mlp", budget=budget)
+        groups.append(ThresholdConfig(model=dataclasses.replace(m, name=m.label)).to_dict())
+    searcher = ThresholdSearcher(groups, start=4, n_max=64, max_concurrent=2)
+    results = tune.Tuner(
+        tune.with_resources(probe, {"cpu": 1}),
+        tune_config=tune.TuneConfig(search_alg=searcher, num_samples=-1, reuse_actors=True),
+        run_config=tune.RunConfig(
+            name="killed",
+            storage_path=str(tmp_path),
+            verbose=0,
+            failure_config=tune.FailureConfig(max_failures=0),
+        ),  # fmt: skip
+    ).fit()
+    assert os.path.exists(marker) and len(results.errors) == 1
+    record = searcher.summary()["groups"]
+    assert [g["threshold"] for g in record] == list(truth.values())  # the kill lowered nothing
+    assert [g["n_errors"] for g in record] == [0, 1]
+
+    table = load_table(tmp_path / "killed")  # the killed probe never reported: a row anyway
+    assert (table["status"] == "ERROR").sum() == 1
+    summary = analyze(table, tmp_path / "analysis")
+    th = {g["model.budget"]: g for g in summary["groups"]}
+    for g, budget in zip(record, truth, strict=True):
+        assert th[budget]["threshold"] == g["threshold"] and th[budget]["resolved"]
+        assert th[budget]["n_probes"] == g["n_probes"]  # the same probes counted
+        assert th[budget]["n_errors"] == g["n_errors"]

@@ -23,19 +23,25 @@ import pandas as pd
 
 from analysis.common.cli import analysis_cli
 from analysis.common.fit import FitResult, fit_linear, mean_ci95
-from analysis.common.load import load_table, require_columns
+from analysis.common.load import (
+    check_one_experiment,
+    completeness,
+    finished_trials,
+    incomplete_note,
+    load_table,
+    require_columns,
+    with_incomplete,
+)
 from memtune.core.cli import UsageError
+from memtune.experiments.capacity.config import TrainConfig
 
 REQUIRED = [
     "model.name", "data.n_seqs", "seed", "n_params",
     "bits_memorized_best", "bits_achievable", "seqs_memorized",
 ]  # fmt: skip
 PLATEAU_EFFICIENCY = 0.9  # below this share of the achievable, the model (not the data) limits
-
-
-def finished(df: pd.DataFrame) -> pd.DataFrame:
-    """Rows of trials that ended normally (plain tables have no status and are kept whole)."""
-    return df if "status" not in df else df[df["status"] != "ERROR"]
+# what a (model, seed) takes its plateau over; every other config field must be equal in it
+VARIED = ["data.n_seqs", "optim.lr", "optim.lr_scale"]
 
 
 def capacities(df: pd.DataFrame) -> pd.DataFrame:
@@ -150,16 +156,25 @@ def analyze(df: pd.DataFrame, out: Path, seq_len: int | None = None) -> dict[str
     from analysis.capacity.plots import plot_bits_per_param, plot_bits_vs_dataset, plot_capacity_fit
 
     require_columns(df, REQUIRED, "capacity analysis")
-    df = finished(df)
+    n_trials = len(df)
+    df, unfinished = finished_trials(df)  # the shared rule: only trials that ended normally
     if df.empty:
-        raise UsageError("capacity analysis: no finished trials to analyse")
+        msg = "capacity analysis: no finished trials to analyse"
+        raise UsageError(with_incomplete(msg, unfinished, n_trials))
+    check_one_experiment(df, TrainConfig, ["model.name", "seed"], VARIED, "capacity analysis")
     bad = df[(df["n_params"] <= 0) | (df["data.n_seqs"] <= 0)]
     if not bad.empty:
         raise UsageError("capacity analysis: n_params and data.n_seqs must be > 0 in every row")
     cap = capacities(df)
     models = per_model(cap)
-    fit = fit_capacity(cap)
+    try:
+        fit = fit_capacity(cap)
+    except UsageError as e:
+        raise UsageError(with_incomplete(str(e), unfinished, n_trials)) from None
     summary = summarize(df, cap, models, fit)
+    summary.update(completeness(df, unfinished))
+    if unfinished:
+        summary["warnings"].insert(0, incomplete_note(unfinished, n_trials))
     out.mkdir(parents=True, exist_ok=True)
     df.to_parquet(out / "table.parquet")
     df.to_csv(out / "table.csv", index=False)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from analysis.common.store import is_uri
 from memtune.core.cli import ArgumentParser
 
 Run = Callable[..., tuple[str, list[str]]]
@@ -21,14 +22,21 @@ def analysis_parser(experiment: str, doc: str) -> ArgumentParser:
     """PATH (experiment directory or table) and --out, the arguments of every fitter's CLI."""
     parser = ArgumentParser(prog=f"python -m analysis.{experiment}", description=doc.split("\n")[0])
     parser.add_argument("path", help="experiment directory, or a .csv/.parquet results table")
-    parser.add_argument("--out", default=None, help="output folder (default: PATH/analysis)")
+    parser.add_argument(
+        "--out",
+        default=None,
+        help="output folder (default: PATH/analysis; for an s3:// store, ./NAME_analysis)",
+    )
     return parser
 
 
 def output_dir(path: str, out: str | None) -> Path:
-    """--out, else PATH/analysis for an experiment or <table>_analysis beside a table file."""
+    """--out, else PATH/analysis for an experiment or <table>_analysis beside a table file; for
+    a store at a URI (s3://...), ./<name>_analysis here (outputs are written locally)."""
     if out:
         return Path(out)
+    if is_uri(path):
+        return Path.cwd() / f"{str(path).rstrip('/').rsplit('/', 1)[-1]}_analysis"
     p = Path(path)
     return p.parent / f"{p.stem}_analysis" if p.is_file() else p / "analysis"
 

@@ -1,11 +1,13 @@
-"""Fitting laws to results: pure numpy/scipy, no I/O.
+"""Fitting laws to results: statsmodels least squares and numpy/scipy, no I/O.
 
 Each fitter returns a ``FitResult``; prediction takes explicit parameters, never fitted state.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -13,7 +15,12 @@ from scipy import stats
 
 @dataclass(frozen=True)
 class FitResult:
-    """Least-squares parameters with standard errors and 95% intervals (t distribution)."""
+    """Least-squares parameters with standard errors and 95% intervals (t distribution).
+
+    ``interval`` says how the standard errors were computed: ``"OLS"`` (rows independent) or
+    ``"cluster-robust by <what> (G clusters, t with G-1 df)"``, when rows of one cluster (one
+    trial, one sequence) share their errors and are not independent observations.
+    """
 
     names: tuple[str, ...]
     params: np.ndarray
@@ -21,9 +28,14 @@ class FitResult:
     n_points: int
     r2: float
     ci95: np.ndarray = field(repr=False)  # (k, 2) lower and upper bounds
+    interval: str = "OLS"
+    n_clusters: int | None = None
 
     def as_dict(self) -> dict[str, float]:
-        out: dict[str, float] = {"n_points": self.n_points, "r2": self.r2}
+        out: dict[str, Any] = {"n_points": self.n_points, "r2": self.r2}
+        out["interval"] = self.interval
+        if self.n_clusters is not None:
+            out["n_clusters"] = self.n_clusters
         for i, n in enumerate(self.names):
             out[n] = float(self.params[i])
             out[f"{n}_stderr"] = float(self.stderr[i])
@@ -32,43 +44,71 @@ class FitResult:
         return out
 
 
-def fit_ols(X: np.ndarray, y: np.ndarray, names: tuple[str, ...]) -> FitResult:
-    """Ordinary least squares y = X @ p + noise.
+def fit_ols(
+    X: np.ndarray,
+    y: np.ndarray,
+    names: tuple[str, ...],
+    clusters: np.ndarray | None = None,
+    cluster_name: str = "trial",
+) -> FitResult:
+    """Ordinary least squares y = X @ p + noise, by statsmodels.
 
     Args:
         X: (n, k) design matrix (include a column of ones for an intercept).
         y: (n,) observations.
         names: k parameter names.
+        clusters: (n,) labels of the rows' clusters (e.g. trial ids), or None. With clusters the
+            standard errors are cluster-robust (statsmodels ``cov_type="cluster"``, small-sample
+            corrected) and the interval uses t with G - 1 degrees of freedom, G the number of
+            clusters: rows of one cluster count as one observation's worth of evidence. The
+            interval is nan unless there are more clusters than parameters.
+        cluster_name: what a cluster is, for ``FitResult.interval``.
     Returns:
-        FitResult; stderr is sqrt(diag(s^2 (X^T X)^-1)) with s^2 = RSS / (n - k), and the
-        interval is +- t_{0.975, n-k} stderr (nan when n <= k).
+        FitResult; without clusters stderr is sqrt(diag(s^2 (X^T X)^-1)), s^2 = RSS / (n - k),
+        and the interval is +- t_{0.975, n-k} stderr (nan when n <= k).
     """
+    import statsmodels.api as sm
+
     X = np.asarray(X, dtype=float)
     y = np.asarray(y, dtype=float)
     n, k = X.shape
     if n < k:
         raise ValueError(f"need at least {k} points to fit {k} parameters, got {n}")
-    params, *_ = np.linalg.lstsq(X, y, rcond=None)
-    resid = y - X @ params
-    rss = float(resid @ resid)
+    model = sm.OLS(y, X)
+    interval, n_clusters = "OLS", None
+    if clusters is not None:
+        codes = np.unique(np.asarray(clusters).astype(str), return_inverse=True)[1]
+        n_clusters = int(codes.max()) + 1
+        interval = f"cluster-robust by {cluster_name} ({n_clusters} clusters, t with G-1 df)"
+    with warnings.catch_warnings():  # n == k or too few clusters: nan intervals, said below
+        warnings.simplefilter("ignore")
+        if clusters is None or n_clusters < 2:
+            res = model.fit()
+        else:
+            res = model.fit(cov_type="cluster", cov_kwds={"groups": codes}, use_t=True)
+        params = np.asarray(res.params, dtype=float)
+        # cluster-robust errors need more clusters than parameters (their covariance has rank
+        # at most G - 1): with fewer they come out 0 or tiny, so they are nan instead
+        ok = res.df_resid > 0 if clusters is None else n_clusters > k
+        if ok:
+            stderr = np.asarray(res.bse, dtype=float)
+            ci = np.asarray(res.conf_int(0.05), dtype=float)
+        else:
+            stderr = np.full(k, np.nan)
+            ci = np.full((k, 2), np.nan)
     tss = float(((y - y.mean()) ** 2).sum())
+    rss = float(((y - X @ params) ** 2).sum())
     r2 = 1.0 - rss / tss if tss > 0 else float("nan")
-    dof = n - k
-    if dof > 0:
-        cov = rss / dof * np.linalg.pinv(X.T @ X)
-        stderr = np.sqrt(np.clip(np.diag(cov), 0, None))
-        t = stats.t.ppf(0.975, dof)
-    else:
-        stderr = np.full(k, np.nan)
-        t = np.nan
-    ci = np.stack([params - t * stderr, params + t * stderr], axis=1)
-    return FitResult(tuple(names), params, stderr, n, r2, ci)
+    return FitResult(tuple(names), params, stderr, n, r2, ci, interval, n_clusters)
 
 
-def fit_linear(x: np.ndarray, y: np.ndarray) -> FitResult:
+def fit_linear(
+    x: np.ndarray, y: np.ndarray, clusters: np.ndarray | None = None, cluster_name: str = "trial"
+) -> FitResult:
     """y = slope * x + intercept. For capacity vs parameters, slope is bits per parameter."""
     x = np.asarray(x, dtype=float)
-    return fit_ols(np.column_stack([x, np.ones_like(x)]), y, ("slope", "intercept"))
+    X = np.column_stack([x, np.ones_like(x)])
+    return fit_ols(X, y, ("slope", "intercept"), clusters, cluster_name)
 
 
 def predict_linear(x: np.ndarray, slope: float, intercept: float) -> np.ndarray:

@@ -4,6 +4,16 @@ One row per trial with its final metrics; config columns are named by their path
 config dataclasses (``model.name``, ``data.n_seqs``, ``seed``). A plain table with those column
 names (a W&B export, a paper's table) goes through the same fitters. Reading never trains and
 never writes into the experiment.
+
+Which trials count, in every analysis: only trials that ended normally (Tune status TERMINATED)
+are fitted. A trial that errored, or was still running, paused or pending when the sweep stopped,
+has partial metrics (or none); ``finished_trials`` sets it aside, and the analysis names it with
+its status, counts it in its summary and says the experiment is incomplete. A plain table
+without a ``status`` column is taken as finished.
+
+Which trials belong together: ``check_one_experiment`` refuses a table whose groups differ in
+any config field other than the ones an analysis varies (the swept size, the seed), so trials
+that differ in anything else (lr, ``pos_emb``, ``seq_len``...) are never merged into one fit.
 """
 
 from __future__ import annotations
@@ -12,34 +22,48 @@ import json
 import logging
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from analysis.common.store import Store
 from memtune.core.cli import UsageError
 
 TABLE_SUFFIXES = {".csv", ".parquet", ".pq"}
 
 
 def load_table(path: str | os.PathLike) -> pd.DataFrame:
-    """A results table from an experiment directory, or a .csv / .parquet file."""
-    p = Path(path)
+    """A results table from an experiment directory, or a .csv / .parquet file (local or URI)."""
+    p = Store.open(path)
     if p.suffix in TABLE_SUFFIXES:
         if not p.is_file():
             raise UsageError(f"results table {p} does not exist")
-        df = pd.read_csv(p) if p.suffix == ".csv" else pd.read_parquet(p)
+        df = p.read_table()
         if df.empty:
             raise UsageError(f"results table {p} has no rows")
         return df
     return load_experiment(p)
 
 
-def _is_experiment(p: Path) -> bool:
-    return any(p.glob("experiment_state-*.json"))
+def _is_experiment(p: Store) -> bool:
+    return bool(p.glob("experiment_state-*.json"))
 
 
-def config_columns(df: pd.DataFrame) -> pd.DataFrame:
+def open_experiment(path: str | os.PathLike | Store) -> Store:
+    """The experiment folder at ``path`` (local or URI), or UsageError saying what is wrong."""
+    p = path if isinstance(path, Store) else Store.open(path)
+    if not p.exists():
+        raise UsageError(f"path {p} does not exist; give an experiment directory or a table")
+    if not p.is_dir():
+        raise UsageError(
+            f"{p} is neither an experiment directory nor a {sorted(TABLE_SUFFIXES)} table"
+        )
+    if not _is_experiment(p):
+        raise UsageError(f"{p} holds no Tune experiment (no experiment_state-*.json)")
+    return p
+
+
+def rename_config_columns(df: pd.DataFrame) -> pd.DataFrame:
     """Tune's ``config/model/name`` columns named by their config path, ``model.name``."""
     return df.rename(
         columns=lambda c: (
@@ -49,11 +73,11 @@ def config_columns(df: pd.DataFrame) -> pd.DataFrame:
 
 
 @dataclass(frozen=True)
-class Store:
+class StoredExperiment:
     """A Tune experiment read once: its trials, and the final row of each as a tidy table."""
 
-    path: Path
-    table: pd.DataFrame  # one row per trial: final metrics, config columns, status
+    location: Store  # the experiment folder, local or at a URI
+    table: pd.DataFrame  # one row per trial: final metrics, config columns, status, trial
     analysis: Any  # ray.tune.ExperimentAnalysis, for the trials' folders and histories
 
     @property
@@ -71,28 +95,24 @@ class Store:
             if not df.empty
         ]
         if not frames:
-            raise UsageError(f"experiment {self.path} has no reported results yet")
-        df = config_columns(pd.concat(frames, ignore_index=True))
+            raise UsageError(f"experiment {self.location} has no reported results yet")
+        df = rename_config_columns(pd.concat(frames, ignore_index=True))
+        final = self.table
         df["status"] = df["trial_id"].map(self.status())
-        return df
+        df["trial"] = df["trial_id"].map(dict(zip(final["trial_id"], final["trial"], strict=True)))
+        silent = final[~final["trial_id"].isin(df["trial_id"])]  # never reported: named, not fit
+        return pd.concat([df, silent[[c for c in silent if c in df]]], ignore_index=True)
 
 
-def load_experiment(path: str | os.PathLike) -> pd.DataFrame:
-    """Final metrics of every trial of a Tune experiment that reported at least once."""
+def load_experiment(path: str | os.PathLike | Store) -> pd.DataFrame:
+    """Final metrics of every trial of a Tune experiment, local or at a URI (s3://...)."""
     return read_store(path).table
 
 
-def read_store(path: str | os.PathLike) -> Store:
-    """The experiment at ``path``, checked: a half-written or corrupted store fails in one line."""
-    p = Path(path).expanduser().resolve()  # Tune reads a relative path as an empty-scheme URI
-    if not p.exists():
-        raise UsageError(f"path {p} does not exist; give an experiment directory or a table")
-    if not p.is_dir():
-        raise UsageError(
-            f"{p} is neither an experiment directory nor a {sorted(TABLE_SUFFIXES)} table"
-        )
-    if not _is_experiment(p):
-        raise UsageError(f"{p} holds no Tune experiment (no experiment_state-*.json)")
+def read_store(path: str | os.PathLike | Store) -> StoredExperiment:
+    """The experiment at ``path`` read once, checked: a half-written or corrupted store fails
+    in one line."""
+    p = open_experiment(path)
     from ray.tune import ExperimentAnalysis
 
     from memtune.tune.legacy import alias_moved_modules
@@ -101,26 +121,146 @@ def read_store(path: str | os.PathLike) -> Store:
     # Tune logs unreadable trials as multi-line warnings; _check_trial_files names them instead
     logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
     try:
-        ea = ExperimentAnalysis(str(p))
+        ea = ExperimentAnalysis(p.uri)
         df = ea.dataframe()
     except Exception as e:  # a half-written or corrupted store
         raise UsageError(f"cannot read experiment {p}: {type(e).__name__}: {e}") from None
     if df.empty or "trial_id" not in df:
         raise UsageError(f"experiment {p} has no reported results yet")
     for t in ea.trials:
-        _check_trial_files(Path(t.path))
+        _check_trial_files(p.at(t.path))
+    # trials that never reported (an error or a kill before the first report) are rows too:
+    # config and status, no metrics, so that they are named rather than silently missing
+    reported = set(df["trial_id"])
+    silent = [
+        {"trial_id": t.trial_id, **{f"config/{k}": v for k, v in _flat(t.config).items()}}
+        for t in ea.trials
+        if t.trial_id not in reported
+    ]
+    if silent:
+        df = pd.concat([df, pd.DataFrame(silent)], ignore_index=True)
     df["status"] = df["trial_id"].map({t.trial_id: t.status for t in ea.trials})
-    return Store(p, config_columns(df).reset_index(drop=True), ea)
+    df["trial"] = df["trial_id"].map({t.trial_id: _trial_name(t.path) for t in ea.trials})
+    return StoredExperiment(p, rename_config_columns(df).reset_index(drop=True), ea)
 
 
-def _check_trial_files(trial_dir: Path) -> None:
+def _flat(config: dict, prefix: str = "", sep: str = "/") -> dict:
+    """A nested config flattened as Tune's DataFrame does: {"model/name": ..., "seed": ...}."""
+    out = {}
+    for k, v in config.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}{sep}", sep))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _trial_name(path: str) -> str:
+    return str(path).rstrip("/").rsplit("/", 1)[-1]
+
+
+ENDED_NORMALLY = "TERMINATED"  # Tune's status of a trial whose function returned
+
+
+def finished_trials(df: pd.DataFrame) -> tuple[pd.DataFrame, list[dict[str, str]]]:
+    """The rows of trials that ended normally, and {trial, status} of every other trial.
+
+    Args:
+        df: rows of ``load_experiment`` (or any table with ``status`` and ``trial_id``).
+    Returns:
+        (rows to fit, unfinished trials sorted by name); a table without ``status`` is whole.
+    """
+    if "status" not in df:
+        return df, []
+    ok = df["status"] == ENDED_NORMALLY
+    names = _trial_names(df)
+    others = pd.DataFrame({"trial": names[~ok], "status": df.loc[~ok, "status"].astype(str)})
+    others = others.drop_duplicates("trial").sort_values("trial")
+    return df[ok], others.to_dict(orient="records")
+
+
+def _trial_names(df: pd.DataFrame) -> pd.Series:
+    """Each row's trial: its folder name, else its id, else (a plain table) its row number."""
+    for key in ("trial", "trial_id"):
+        if key in df:
+            return df[key].astype(str)
+    return pd.Series([f"row {i}" for i in range(len(df))], index=df.index)
+
+
+def incomplete_note(unfinished: list[dict[str, str]], n_trials: int) -> str:
+    """One line saying the experiment is incomplete and naming each unfinished trial."""
+    names = ", ".join(f"{u['trial']} ({u['status']})" for u in unfinished)
+    return (
+        f"experiment incomplete: {len(unfinished)} of {n_trials} trial(s) did not end normally "
+        f"and are not fitted: {names}; resume the sweep (--resume, --retry-errored) to finish them"
+    )
+
+
+def completeness(df: pd.DataFrame, unfinished: list[dict[str, str]]) -> dict:
+    """The summary fields every analysis writes: trials fitted, unfinished, complete or not."""
+    n_fitted = int(_trial_names(df).nunique())
+    return {
+        "complete": not unfinished,
+        "n_trials_fitted": n_fitted,
+        "n_trials_unfinished": len(unfinished),
+        "unfinished_trials": unfinished,
+    }
+
+
+def with_incomplete(message: str, unfinished: list[dict[str, str]], n_trials: int) -> str:
+    """An analysis' error message, followed by the incompleteness note when there is one."""
+    return f"{message} ({incomplete_note(unfinished, n_trials)})" if unfinished else message
+
+
+# Config fields that say how often a trial checkpoints: they never change what it measures.
+NOT_IDENTITY = ("checkpoint_every", "checkpoint")
+
+
+def config_columns(df: pd.DataFrame, config: Any) -> list[str]:
+    """The table's columns that are fields of the config dataclass ``config`` (dotted paths),
+    or that are in ``config`` when it is a list of column names."""
+    names = config if isinstance(config, list) else _flat(config().to_dict(), sep=".")
+    return [c for c in names if c in df]
+
+
+def check_one_experiment(
+    df: pd.DataFrame, config: Any, by: list[str], vary: list[str], what: str
+) -> None:
+    """Refuse a table whose groups (rows with equal ``by``) mix different experiments.
+
+    Within one group only the ``vary`` columns (the swept size, the seed...) may differ; any
+    other config field that differs (lr, pos_emb, seq_len...) would merge two experiments into
+    one fit, so it is named in a UsageError instead.
+
+    Args:
+        df: the rows to analyse.
+        config: the experiment's config dataclass (its fields are the config columns), or the
+            list of columns that describe a trial.
+        by: columns that label a group ([] for one group: the whole table).
+        vary: config columns allowed to differ within a group.
+        what: the analysis, for the message.
+    """
+    fixed = [c for c in config_columns(df, config) if c not in [*by, *vary, *NOT_IDENTITY]]
+    groups = df.groupby(by, sort=False, dropna=False) if by else [((), df)]
+    for key, d in groups:
+        differ = [c for c in fixed if d[c].astype(str).nunique() > 1]
+        if differ:
+            label = ", ".join(f"{c}={v}" for c, v in zip(by, key, strict=True)) or "the table"
+            raise UsageError(
+                f"{what}: trials of {label} differ in {', '.join(differ)} (not only in "
+                f"{', '.join(vary)}): they are different experiments; analyse them apart "
+                "(filter the table) or give them different names"
+            )
+
+
+def _check_trial_files(trial_dir: Store) -> None:
     """Refuse a half-written trial rather than fit numbers that may be stale or partial."""
     if not trial_dir.is_dir():
-        return  # never started here (or stored remotely): Tune's state is all there is
+        return  # never started (no folder yet): Tune's state is all there is
     name = trial_dir.name
-    if not (trial_dir / "params.json").is_file():
+    if not trial_dir.child("params.json").is_file():
         raise UsageError(f"trial {name} has no params.json: the experiment is incomplete")
-    result = trial_dir / "result.json"
+    result = trial_dir.child("result.json")
     if result.is_file():
         for i, line in enumerate(result.read_text().splitlines(), 1):
             try:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,16 @@ import numpy as np
 import pandas as pd
 
 from analysis.common.cli import analysis_cli
-from analysis.common.load import TABLE_SUFFIXES, load_table, read_store, require_columns
+from analysis.common.load import (
+    ENDED_NORMALLY,
+    TABLE_SUFFIXES,
+    finished_trials,
+    incomplete_note,
+    load_table,
+    read_store,
+    require_columns,
+)
+from analysis.common.store import Store
 from analysis.predict.features import FEATURES, build_features
 from memtune.core.cli import ArgumentParser, UsageError
 
@@ -51,22 +61,25 @@ def sequence_group(tokens: np.ndarray) -> str:
 # ---------------------------------------------------------------- reading the experiment
 
 
-def _checkpoint_dir(trial_path: Path) -> Path | None:
+def _checkpoint_dir(trial_path: Store) -> Store | None:
     """The newest checkpoint of a trial that holds its tables (None: the trial did not finish)."""
-    found = sorted(trial_path.glob("checkpoint_*/labels.parquet"))
-    return found[-1].parent if found else None
+    found = trial_path.glob("checkpoint_*/labels.parquet")
+    return found[-1].at(found[-1].path.rsplit("/", 1)[0]) if found else None
 
 
 def load_trials(path: str | Path) -> pd.DataFrame:
     """One row per finished trial: trial_id, model, n_params, seed and its checkpoint folder."""
-    p = Path(path).expanduser().resolve()
+    p = Store.open(path)  # a local path or a URI (s3://...)
     store = read_store(p)
     final = store.table.set_index("trial_id")
     require_columns(final, ["model.name", "seed", "n_params"], "predict analysis")
+    _, unfinished = finished_trials(final.reset_index())  # the shared rule: only ended trials
+    if unfinished:
+        print(f"[memtune] warning: {incomplete_note(unfinished, len(final))}", file=sys.stderr)
     rows = []
     for t in store.trials:
-        ckpt = _checkpoint_dir(p / Path(t.path).name)  # the folder's name: moved stores work too
-        if ckpt is None or t.trial_id not in final.index:
+        ckpt = _checkpoint_dir(p.child(p.at(t.path).name))  # by name: moved stores work too
+        if ckpt is None or t.trial_id not in final.index or t.status != ENDED_NORMALLY:
             continue
         r = final.loc[t.trial_id]
         rows.append(
@@ -113,7 +126,9 @@ def pick_roles(
     return roles
 
 
-def _read(ckpt: Path, stem: str) -> pd.DataFrame:
+def _read(ckpt: Store | Path, stem: str) -> pd.DataFrame:
+    if isinstance(ckpt, Store):
+        return ckpt.child(f"{stem}.parquet").read_table()
     return pd.read_parquet(ckpt / f"{stem}.parquet")
 
 
@@ -550,9 +565,9 @@ def load_dataset(
     target: str | None = None,
 ) -> tuple[pd.DataFrame, dict[str, str] | None]:
     """A dataset table as it is, or the one built from an experiment's trials."""
-    p = Path(path)
+    p = Store.open(path)
     if p.suffix in TABLE_SUFFIXES:
-        return load_table(p), None
+        return load_table(p.uri), None
     trials = load_trials(p)
     roles = pick_roles(trials, reference, baseline, target)
     return build_dataset(trials, roles), roles

@@ -8,9 +8,14 @@ cluster runs), and never trains:
     python -m analysis.scaling my_wandb_export.csv --out figures/
 
 The law is log P(z) = c1 log(epochs) + c2 log(seed_set_tokens) + c3 (natural logs), fitted by
-OLS over every row; the seed's hypothesis is c1 > 0 and c2 < 0. Writes table.parquet/table.csv
-(with the prediction and residual of each row), summary.json and three figures, and warns when
-the fit rests on few points or when its residuals show the power law does not hold.
+least squares (statsmodels) over every row; the seed's hypothesis is c1 > 0 and c2 < 0. The rows
+of one trial are one training run, so the headline intervals are cluster-robust by trial (t with
+trials - 1 degrees of freedom); the plain OLS intervals, which treat every row as independent,
+are printed beside them. The same law fitted to log(P(z) targets / P(z) controls) (the ratio
+fit) separates memorization of the seed set from the language learning that raises both.
+Only trials that ended normally are fitted (``analysis.common.load``). Writes table.parquet and
+table.csv (with the prediction and residual of each row), summary.json and three figures, and
+warns when the fit rests on few points or when its residuals show the power law does not hold.
 """
 
 from __future__ import annotations
@@ -24,9 +29,21 @@ import pandas as pd
 
 from analysis.common.cli import analysis_cli
 from analysis.common.fit import FitResult, fit_linear, fit_ols
-from analysis.common.load import TABLE_SUFFIXES, load_table, read_store, require_columns
+from analysis.common.load import (
+    TABLE_SUFFIXES,
+    check_one_experiment,
+    completeness,
+    finished_trials,
+    incomplete_note,
+    load_table,
+    read_store,
+    require_columns,
+    with_incomplete,
+)
+from analysis.common.store import Store
 from analysis.scaling.fit import fit_memorization_law, predict_pz
 from memtune.core.cli import ArgumentParser, UsageError
+from memtune.experiments.scaling.config import ScalingConfig
 
 REQUIRED = ["seed_set_tokens", "epochs", "mean_pz"]
 MIN_POINTS = 10  # fewer rows than this and the three intervals are wide
@@ -43,9 +60,9 @@ def load_scaling_table(path: str | Path) -> pd.DataFrame:
     (``seed_set_tokens``, ``seed``, ``model.name``, ...) and ``status``; a report repeated by a
     trial restored from a checkpoint is kept once (the last).
     """
-    p = Path(path)
+    p = Store.open(path)  # a local path or a URI (s3://...)
     if p.suffix in TABLE_SUFFIXES:
-        return load_table(p)
+        return load_table(p.uri)
     df = read_store(p).history()
     if "epochs" in df:
         df = df.drop_duplicates(["trial_id", "epochs"], keep="last")
@@ -177,39 +194,92 @@ def per_seed_set(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def summarize(df: pd.DataFrame, fit: FitResult) -> dict[str, Any]:
-    warnings, extra_t = diagnose(df, fit)
-    f = fit.as_dict()
-    summary: dict[str, Any] = {"law": "log P(z) = c1 log(epochs) + c2 log(seed_set_tokens) + c3"}
+def trial_clusters(df: pd.DataFrame) -> np.ndarray:
+    """The trial of each row: ``trial_id``, or in a plain table without it the (seed set, seed)."""
+    if "trial_id" in df:
+        return df["trial_id"].astype(str).to_numpy()
+    keys = [c for c in ["seed_set_tokens", "seed"] if c in df]
+    return df[keys].astype(str).agg("/".join, axis=1).to_numpy()
+
+
+def _params(fit: FitResult, ols: FitResult) -> dict[str, Any]:
+    """c1..c3 with their headline (cluster-robust) and OLS stderr and intervals."""
+    f, o = fit.as_dict(), ols.as_dict()
+    out: dict[str, Any] = {"interval": fit.interval, "n_clusters": fit.n_clusters}
     for name in fit.names:
-        summary[name] = f[name]
-        summary[f"{name}_stderr"] = f[f"{name}_stderr"]
-        summary[f"{name}_ci95"] = [f[f"{name}_ci95_low"], f[f"{name}_ci95_high"]]
+        out[name] = f[name]
+        out[f"{name}_stderr"] = f[f"{name}_stderr"]
+        out[f"{name}_ci95"] = [f[f"{name}_ci95_low"], f[f"{name}_ci95_high"]]
+        out[f"{name}_stderr_ols"] = o[f"{name}_stderr"]
+        out[f"{name}_ci95_ols"] = [o[f"{name}_ci95_low"], o[f"{name}_ci95_high"]]
+    return out
+
+
+def summarize(
+    df: pd.DataFrame, fit: FitResult, ols: FitResult, ratio: tuple[FitResult, FitResult] | None
+) -> dict[str, Any]:
+    warnings, extra_t = diagnose(df, ols)
+    if fit.n_clusters is not None and fit.n_clusters <= len(fit.names):
+        warnings.append(
+            f"only {fit.n_clusters} trials for {len(fit.names)} parameters: cluster-robust "
+            "intervals need more trials than parameters (none given; the OLS ones treat every "
+            "row as independent and are too narrow); add seed sets or seeds"
+        )
+    summary: dict[str, Any] = {"law": "log P(z) = c1 log(epochs) + c2 log(seed_set_tokens) + c3"}
+    summary.update(_params(fit, ols))
+    if ratio is not None:
+        summary["ratio"] = {
+            "law": "log(P(z) targets / P(z) controls) = c1 log(epochs) + c2 log(seed_set_tokens)"
+            " + c3",
+            **_params(*ratio),
+            "r2": ratio[0].r2,
+        }
     summary.update(
         r2=fit.r2,
         n_points=fit.n_points,
         n_seed_set_sizes=int(df["seed_set_tokens"].nunique()),
         n_epoch_counts=int(df["epochs"].nunique()),
-        c1_positive=bool(f["c1_ci95_low"] > 0),
-        c2_negative=bool(f["c2_ci95_high"] < 0),
+        c1_positive=bool(summary["c1_ci95"][0] > 0),
+        c2_negative=bool(summary["c2_ci95"][1] < 0),
         residual_std_log=float(np.std(df["log_residual"], ddof=3)) if len(df) > 3 else None,
         **extra_t,
         per_seed_set=per_seed_set(df).to_dict(orient="records"),
         warnings=warnings,
     )
-    if "status" in df:
-        summary["n_trials"] = int(df["trial_id"].nunique()) if "trial_id" in df else None
-        summary["n_rows_from_errored_trials"] = int((df["status"] == "ERROR").sum())
+    if "trial_id" in df:
+        summary["n_trials"] = int(df["trial_id"].nunique())
     return summary
 
 
 def _sign(summary: dict[str, Any], name: str, positive: bool) -> str:
     lo, hi = summary[f"{name}_ci95"]
+    if np.isnan(lo) or np.isnan(hi):
+        return "sign not resolved (no interval)"
     if (lo > 0) if positive else (hi < 0):
         return "matches the hypothesis (95% CI excludes 0)"
     if (hi < 0) if positive else (lo > 0):
         return "OPPOSITE to the hypothesis (95% CI excludes 0)"
     return "sign not resolved (95% CI contains 0)"
+
+
+def _param_lines(summary: dict[str, Any]) -> list[str]:
+    """c1..c3: estimate, headline stderr and 95% CI, and the OLS CI beside it."""
+    expect = {"c1": ("> 0", True), "c2": ("< 0", False)}
+    lines = [
+        f"  95% CI: {summary['interval']}; OLS CI: every row independent",
+        f"  {'':4}{'estimate':>10}{'stderr':>9}{'95% CI':>22}{'OLS 95% CI':>22}",
+    ]
+    for name in ["c1", "c2", "c3"]:
+        lo, hi = summary[f"{name}_ci95"]
+        olo, ohi = summary[f"{name}_ci95_ols"]
+        line = (
+            f"  {name:<4}{summary[name]:>+10.4f}{summary[f'{name}_stderr']:>9.4f}"
+            f"{f'[{lo:+.4f}, {hi:+.4f}]':>22}{f'[{olo:+.4f}, {ohi:+.4f}]':>22}"
+        )
+        if name in expect:
+            line += f"   hypothesis {expect[name][0]}: {_sign(summary, name, expect[name][1])}"
+        lines.append(line)
+    return lines
 
 
 def format_report(summary: dict[str, Any]) -> str:
@@ -219,17 +289,11 @@ def format_report(summary: dict[str, Any]) -> str:
         f"{summary['n_epoch_counts']} epoch counts from {summary['epochs_range'][0]:g} to "
         f"{summary['epochs_range'][1]:g}):",
     ]
-    expect = {"c1": ("> 0", True), "c2": ("< 0", False)}
-    for name in ["c1", "c2", "c3"]:
-        lo, hi = summary[f"{name}_ci95"]
-        line = (
-            f"  {name} = {summary[name]:+.4f} ± {summary[f'{name}_stderr']:.4f}  "
-            f"95% CI [{lo:+.4f}, {hi:+.4f}]"
-        )
-        if name in expect:
-            line += f"   hypothesis {expect[name][0]}: {_sign(summary, name, expect[name][1])}"
-        lines.append(line)
+    lines += _param_lines(summary)
     lines.append(f"  R2 = {summary['r2']:.4f}")
+    if "ratio" in summary:
+        r = summary["ratio"]
+        lines += ["", f"  ratio fit {r['law']}:", *_param_lines(r), f"  R2 = {r['r2']:.4f}"]
     lines.append("")
     lines.append(
         f"  {'seed set':>12}{'points':>8}{'c1 alone':>10}{'c1 last':>9}{'max epochs':>12}"
@@ -263,14 +327,30 @@ def analyze(
         plot_pz_scaling_curves,
     )
 
-    df = check_table(df)
-    lo = df["epochs"].min() if min_epochs is None else min_epochs
-    hi = df["epochs"].max() if max_epochs is None else max_epochs
-    df = check_table(df[(df["epochs"] >= lo) & (df["epochs"] <= hi)])
-    fit = fit_memorization_law(df["epochs"], df["seed_set_tokens"], df["mean_pz"])
+    n_trials = int(df["trial_id"].nunique()) if "trial_id" in df else len(df)
+    df, unfinished = finished_trials(df)  # the shared rule: only trials that ended normally
+    try:
+        df = check_table(df)
+        lo = df["epochs"].min() if min_epochs is None else min_epochs
+        hi = df["epochs"].max() if max_epochs is None else max_epochs
+        df = check_table(df[(df["epochs"] >= lo) & (df["epochs"] <= hi)])
+    except UsageError as e:
+        raise UsageError(with_incomplete(str(e), unfinished, n_trials)) from None
+    check_one_experiment(df, ScalingConfig, [], ["seed_set_tokens", "seed"], "scaling analysis")
+    e, d, pz = df["epochs"], df["seed_set_tokens"], df["mean_pz"]
+    clusters = trial_clusters(df)
+    fit = fit_memorization_law(e, d, pz, clusters)
+    ols = fit_memorization_law(e, d, pz)
+    ratio = None
+    if "mean_pz_control" in df and (pd.to_numeric(df["mean_pz_control"]) > 0).all():
+        pr = pz / df["mean_pz_control"]
+        ratio = fit_memorization_law(e, d, pr, clusters), fit_memorization_law(e, d, pr)
     df["pz_predicted"] = predict_pz(df["epochs"], df["seed_set_tokens"], *fit.params)
     df["log_residual"] = np.log(df["mean_pz"]) - np.log(df["pz_predicted"])
-    summary = summarize(df, fit)
+    summary = summarize(df, fit, ols, ratio)
+    summary.update(completeness(df, unfinished))
+    if unfinished:
+        summary["warnings"].insert(0, incomplete_note(unfinished, n_trials))
     summary["epochs_range"] = [float(df["epochs"].min()), float(df["epochs"].max())]
     out.mkdir(parents=True, exist_ok=True)
     df.to_parquet(out / "table.parquet")

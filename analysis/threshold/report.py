@@ -7,10 +7,12 @@ Reads a threshold experiment (or a plain table with the same columns), never tra
 
 Every probe is a row (group columns, ``data.n_pairs``, ``memorized``). Each group's threshold is
 recomputed from its probes with the searcher's own rule (``memtune.core.bisection.resolve``):
-the largest N such that every probed size up to it was memorized. Errored probes count as not
-memorized, as in the searcher. Successes above a failure are flips, listed per group. Bits at
-the threshold are N x log2(V^T), the information in the N outputs, so bits per parameter sits
-on the same axis as the capacity experiment's.
+the largest N such that every probed size up to it was memorized. Only probes that ended normally
+are outcomes (the shared rule of ``analysis.common.load``): an errored, killed or still running
+probe is none, and a group whose deciding size has only such probes is ``unresolved`` (its
+threshold is a lower bound), as in the searcher. Successes above a failure are flips, listed per
+group. Bits at the threshold are N x log2(V^T), the information in the N outputs, so bits per
+parameter sits on the same axis as the capacity experiment's.
 """
 
 from __future__ import annotations
@@ -23,9 +25,18 @@ from typing import Any
 import pandas as pd
 
 from analysis.common.cli import analysis_cli
-from analysis.common.load import load_table, require_columns
-from memtune.core.bisection import flips, resolve
+from analysis.common.load import (
+    check_one_experiment,
+    completeness,
+    finished_trials,
+    incomplete_note,
+    load_table,
+    require_columns,
+    with_incomplete,
+)
+from memtune.core.bisection import flips, resolve, unresolved
 from memtune.core.cli import UsageError
+from memtune.experiments.threshold.config import ThresholdConfig
 
 GROUP = ["model.arch", "model.budget", "model.n_layer", "model.n_head", "seed"]
 MODEL = GROUP[:-1]
@@ -37,32 +48,44 @@ SEED_MLP = {10_000: (1, 467), 30_000: (1, 1728), 90_000: (1, 3648)}
 SEED_TRANSFORMER = {64_000: (32, 77), 128_000: (64, 42)}
 
 
-def thresholds(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per group: threshold, first failure, flips, bits at the threshold per parameter."""
+def thresholds(df: pd.DataFrame, not_ended: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per group: threshold, first failure, flips, bits at the threshold per parameter.
+
+    ``not_ended`` holds the probes that did not end normally (errored, killed, running): no
+    outcomes, but a size only they probed that would decide the threshold is ``unresolved``.
+    """
     rows = []
-    for key, d in df.groupby(GROUP, sort=True):
+    not_ended = df.iloc[:0] if not_ended is None else not_ended
+    every = pd.concat([df.assign(_ended=True), not_ended.assign(_ended=False)])
+    for key, g in every.groupby(GROUP, sort=True):
+        d, others = g[g["_ended"]], g[~g["_ended"]]
         outcomes: dict[int, bool] = {}
         for n, ok in zip(d["data.n_pairs"].astype(int), d["memorized"], strict=True):
             outcomes[n] = outcomes.get(n, True) and bool(ok)  # a repeated size keeps a failure
         lo, hi = resolve(outcomes)
-        seq_len = int(d["data.seq_len"].iloc[0]) if "data.seq_len" in d else DEFAULT_SEQ_LEN
-        vocab = int(d["data.vocab_size"].iloc[0]) if "data.vocab_size" in d else DEFAULT_VOCAB
-        n_params = int(d["n_params"].iloc[0])
+        seq_len = int(g["data.seq_len"].iloc[0]) if "data.seq_len" in g else DEFAULT_SEQ_LEN
+        vocab = int(g["data.vocab_size"].iloc[0]) if "data.vocab_size" in g else DEFAULT_VOCAB
+        known = g["n_params"].dropna()  # a probe killed before its first report has none
+        n_params = int(known.iloc[0]) if len(known) else 0
         bits = lo * seq_len * math.log2(vocab)
         ok_sizes = [n for n, good in outcomes.items() if good]
+        open_sizes = unresolved(outcomes, others["data.n_pairs"].dropna().astype(int).tolist())
         rows.append({
             **dict(zip(GROUP, key, strict=True)),
-            "label": d["model.name"].iloc[0] if "model.name" in d else _label(key),
+            "label": g["model.name"].iloc[0] if "model.name" in g else _label(key),
             "n_params": n_params,
             "threshold": lo,
             "first_failure": hi if hi is not None else pd.NA,
-            "censored": hi is None,
+            "censored": hi is None and not open_sizes,
             "threshold_upper": max(ok_sizes) if ok_sizes else 0,
             "n_flips": len(flips(outcomes)),
             "flips": json.dumps(flips(outcomes)),
             "n_probes": len(d),
+            "n_errors": int((others["status"] == "ERROR").sum()),
+            "unresolved": json.dumps(open_sizes),
+            "resolved": not open_sizes,
             "bits_at_threshold": bits,
-            "bits_per_param": bits / n_params,
+            "bits_per_param": bits / n_params if n_params else float("nan"),
         })  # fmt: skip
     return pd.DataFrame(rows)
 
@@ -88,6 +111,7 @@ def per_model(th: pd.DataFrame) -> pd.DataFrame:
             "bits_per_param": float(d["bits_per_param"].mean()),
             "n_flips": int(d["n_flips"].sum()),
             "censored": bool(d["censored"].any()),
+            "resolved": bool(d["resolved"].all()),
         })  # fmt: skip
     return pd.DataFrame(rows).sort_values(["model.arch", "n_params"]).reset_index(drop=True)
 
@@ -107,7 +131,12 @@ def best_by_budget(models: pd.DataFrame, arch: str, by: str) -> pd.DataFrame:
                  "threshold_max", "bits_per_param", "seed_best", "seed_threshold"]]  # fmt: skip
 
 
-def format_report(th: pd.DataFrame, models: pd.DataFrame) -> str:
+def format_report(
+    th: pd.DataFrame,
+    models: pd.DataFrame,
+    unfinished: list[dict[str, str]] = (),
+    n_trials: int = 0,
+) -> str:
     lines = [
         f"memorization thresholds of {len(th)} groups ({int(th['n_probes'].sum())} probes):",
         "",
@@ -115,7 +144,7 @@ def format_report(th: pd.DataFrame, models: pd.DataFrame) -> str:
         f"{'bits/param':>11}{'flips':>6}",
     ]
     for _, m in models.iterrows():
-        mark = ">=" if m["censored"] else ""
+        mark = ">=" if m["censored"] or not m["resolved"] else ""
         spread = f"{m['threshold_min']}-{m['threshold_max']}"
         lines.append(
             f"  {m['label']:<24}{m['n_params']:>9,}{m['n_seeds']:>6}"
@@ -139,6 +168,13 @@ def format_report(th: pd.DataFrame, models: pd.DataFrame) -> str:
             )
     if th["censored"].any():
         lines.append("  warning: '>=' marks groups that memorized the largest size probed")
+    for _, g in th[~th["resolved"]].iterrows():
+        lines.append(
+            f"  warning: {g['label']} seed {g['seed']} is unresolved: no probe of N in "
+            f"{g['unresolved']} ended normally, so its threshold {g['threshold']} is a lower bound"
+        )
+    if unfinished:
+        lines.append(f"  warning: {incomplete_note(unfinished, n_trials)}")
     if th["n_flips"].any():
         lines.append(
             "  note: flips are sizes that failed below a memorized size; the threshold stops at "
@@ -157,14 +193,17 @@ def analyze(df: pd.DataFrame, out: Path) -> dict[str, Any]:
     )
 
     require_columns(df, REQUIRED, "threshold analysis")
-    if "status" in df:
-        df = df.assign(memorized=df["memorized"].where(df["status"] != "ERROR", 0))
-    df = df.dropna(subset=["memorized", "data.n_pairs", "n_params"])
+    n_trials = len(df)
+    ended, unfinished = finished_trials(df)
+    not_ended = df.loc[df.index.difference(ended.index)]
+    df = ended.dropna(subset=["memorized", "data.n_pairs", "n_params"])
     if df.empty:
-        raise UsageError("threshold analysis: no probe reported a result")
+        msg = "threshold analysis: no probe reported a result"
+        raise UsageError(with_incomplete(msg, unfinished, n_trials))
+    check_one_experiment(df, ThresholdConfig, GROUP, ["data.n_pairs"], "threshold analysis")
     if (df["n_params"] <= 0).any() or (df["data.n_pairs"] <= 0).any():
         raise UsageError("threshold analysis: n_params and data.n_pairs must be > 0 in every row")
-    th = thresholds(df)
+    th = thresholds(df, not_ended)
     models = per_model(th)
     out.mkdir(parents=True, exist_ok=True)
     df.to_csv(out / "probes.csv", index=False)
@@ -173,6 +212,8 @@ def analyze(df: pd.DataFrame, out: Path) -> dict[str, Any]:
     summary = {
         "n_groups": len(th),
         "n_probes": int(len(df)),
+        "n_unresolved_groups": int((~th["resolved"]).sum()),
+        **completeness(df, unfinished),
         "models": models.to_dict(orient="records"),
         "groups": th.to_dict(orient="records"),
     }
@@ -187,7 +228,7 @@ def analyze(df: pd.DataFrame, out: Path) -> dict[str, Any]:
         fig.savefig(out / fname, dpi=120)
     files = ["probes.csv", "thresholds.csv", "models.csv", "summary.json", *figures]
     summary["outputs"] = [str(out / f) for f in files]
-    summary["report"] = format_report(th, models)
+    summary["report"] = format_report(th, models, unfinished, n_trials)
     return summary
 
 

@@ -16,7 +16,7 @@ from memtune.experiments.zipf.config import RECORDS_FILE
 SEED_EXPERIMENTS = ("small", "medium", "large_rope", "large_lr")  # the seed's configurations
 RECORDS_GLOB = f"*/{RECORDS_FILE}"  # the per-sequence records of each trial
 CACHE_SUBDIR = "cache"  # processed data, under the analysis output folder unless --cache-dir
-PROCESS_VERSION = 1  # bump when processing changes: old caches then no longer match
+PROCESS_VERSION = 2  # bump when processing changes: old caches then no longer match
 
 
 @dataclass(frozen=True)

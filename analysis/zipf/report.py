@@ -37,7 +37,18 @@ import pandas as pd
 
 from analysis.common.cli import analysis_parser, output_dir, print_report
 from analysis.common.fit import FitResult, fit_linear
-from analysis.common.load import TABLE_SUFFIXES, load_table, read_store, require_columns
+from analysis.common.load import (
+    TABLE_SUFFIXES,
+    check_one_experiment,
+    completeness,
+    finished_trials,
+    incomplete_note,
+    load_table,
+    read_store,
+    require_columns,
+    with_incomplete,
+)
+from analysis.common.store import Store
 from analysis.zipf.config import (
     CACHE_SUBDIR,
     DEFAULT_EXPERIMENT,
@@ -65,35 +76,38 @@ ARCH_FACTORS = [c for c in TRIAL_COLUMNS if c not in ("experiment", "seed", "n_p
 # ---------------------------------------------------------------------------- inputs and cache
 
 
-def input_files(path: Path) -> list[Path]:
+def input_files(path: Store) -> list[Store]:
     """The files the processed data depends on: a table, or an experiment's state and records."""
     if path.suffix in TABLE_SUFFIXES:
         return [path]
-    files = sorted(path.glob("experiment_state-*.json")) + sorted(path.glob(RECORDS_GLOB))
-    return files + sorted(path.glob("*/params.json"))
+    files = path.glob("experiment_state-*.json") + path.glob(RECORDS_GLOB)
+    return files + path.glob("*/params.json")
 
 
-def cache_key(path: Path, files: list[Path]) -> str:
+def cache_key(path: Store, files: list[Store]) -> str:
     """sha256 of (relative path, size, mtime in ns) of every input, and the processing version."""
     h = hashlib.sha256(f"zipf-v{PROCESS_VERSION}".encode())
-    root = path if path.is_dir() else path.parent
+    root = path.path if path.is_dir() else path.path.rsplit("/", 1)[0]
     for f in files:
-        st = f.stat()
-        h.update(f"{f.relative_to(root)}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+        size, mtime = f.stat()
+        h.update(f"{f.path.removeprefix(root)}|{size}|{mtime}\n".encode())
     return h.hexdigest()[:16]
 
 
-def load_experiment_records(path: Path) -> pd.DataFrame:
+def load_experiment_records(path: Store) -> pd.DataFrame:
     """Every trial's records, with trial_id and status, through Tune's experiment store."""
     store = read_store(path)
     status = store.status()
     frames, missing = [], []
     for t in store.trials:
-        f = Path(t.path) / RECORDS_FILE
+        f = path.at(t.path).child(RECORDS_FILE)
+        trial = path.at(t.path).name
         if not f.is_file():
-            missing.append(Path(t.path).name)
+            missing.append(trial)
             continue
-        frames.append(pd.read_parquet(f).assign(trial_id=t.trial_id, status=status.get(t.trial_id)))
+        frames.append(
+            f.read_table().assign(trial_id=t.trial_id, trial=trial, status=status.get(t.trial_id))
+        )
     if missing:
         print(
             f"[memtune] {len(missing)} trial(s) have no {RECORDS_FILE} (never evaluated): "
@@ -131,9 +145,8 @@ def processed_records(
     Returns:
         (records, cache file, True when read from the cache).
     """
-    p = Path(path).expanduser()
+    p = Store.open(path)
     if p.suffix not in TABLE_SUFFIXES:
-        p = p.resolve()
         if not p.exists():
             raise UsageError(f"path {p} does not exist; give an experiment directory or a table")
     elif not p.is_file():
@@ -141,7 +154,7 @@ def processed_records(
     cache = cache_dir / f"zipf_processed_{cache_key(p, input_files(p))}.parquet"
     if cache.is_file() and not force:
         return pd.read_parquet(cache), cache, True
-    df = load_table(p) if p.suffix in TABLE_SUFFIXES else load_experiment_records(p)
+    df = load_table(p.uri) if p.suffix in TABLE_SUFFIXES else load_experiment_records(p)
     df = check_records(df)
     cache_dir.mkdir(parents=True, exist_ok=True)
     for old in cache_dir.glob("zipf_processed_*.parquet"):  # one cache per folder: the current
@@ -186,11 +199,22 @@ def loss_logistic(n: np.ndarray, L0: float, n_half: float, k: float) -> np.ndarr
     return L0 / (1.0 + np.power(np.maximum(n, 0.0) / n_half, k))
 
 
-def fit_power_law(n: np.ndarray, loss: np.ndarray) -> FitResult:
-    """log loss = log a - b log n by OLS over n >= 1; params (slope = -b, intercept = log a)."""
+def fit_power_law(
+    n: np.ndarray, loss: np.ndarray, sequences: np.ndarray | None = None
+) -> FitResult:
+    """log loss = log a - b log n by least squares over n >= 1; params (slope = -b, intercept =
+    log a). The evaluations of one sequence are one learning curve, not independent points:
+    with ``sequences`` (a label per row) the interval is cluster-robust by sequence."""
     n, loss = np.asarray(n, dtype=float), np.asarray(loss, dtype=float)
     keep = (n >= 1) & (loss > 0)
-    return fit_linear(np.log(n[keep]), np.log(loss[keep]))
+    groups = None if sequences is None else np.asarray(sequences)[keep]
+    return fit_linear(np.log(n[keep]), np.log(loss[keep]), groups, "sequence")
+
+
+def sequence_ids(d: pd.DataFrame) -> np.ndarray:
+    """Each row's sequence: its trial (or seed, in a plain table) and its rank."""
+    trial = d["trial_id"] if "trial_id" in d else d["seed"]
+    return (trial.astype(str) + "/" + d["rank"].astype(str)).to_numpy()
 
 
 @dataclass(frozen=True)
@@ -267,10 +291,13 @@ def fit_experiment(d: pd.DataFrame) -> dict[str, Any]:
         if c in d:
             row[c] = d[c].iloc[0]
     row["seeds"] = int(d["seed"].nunique())
-    pl = fit_power_law(d["presentations"], d["loss_bits"])
+    pl = fit_power_law(d["presentations"], d["loss_bits"], sequence_ids(d))
+    ols = fit_power_law(d["presentations"], d["loss_bits"])
     row.update(
         power_b=-float(pl.params[0]),
         power_b_ci95=[-float(pl.ci95[0, 1]), -float(pl.ci95[0, 0])],
+        power_b_ci95_ols=[-float(ols.ci95[0, 1]), -float(ols.ci95[0, 0])],
+        power_interval=pl.interval,
         power_a=float(np.exp(pl.params[1])),
         power_r2=pl.r2,
     )
@@ -374,14 +401,20 @@ def format_report(summary: dict[str, Any]) -> str:
     lines = [
         "zipf memorization: loss (bits/token) vs presentations n, per experiment, all "
         f"(sequence, evaluation) points pooled over seeds ({summary['n_trials']} trials)",
-        "  power law loss = a n^-b (OLS, log-log; b end: the last evaluation only);  logistic "
-        "loss = L0 / (1 + (n/n_half)^k);",
+        "  power law loss = a n^-b (least squares, log-log; 95% CI cluster-robust by sequence, "
+        "OLS CI in fits.csv; b end: the last evaluation only);",
+        "  logistic loss = L0 / (1 + (n/n_half)^k);",
         "  100% = sequences at 100% token accuracy at the end (all seeds); n 1st 100% = median "
         "presentations when a sequence first reached it;",
         "  at Bayes = sequences as accurate as the Bayes-optimal predictor of the mixture at the "
         "end (its accuracy is < 1 for rare sequences), n 1st Bayes = median presentations then",
         format_table(summary["fits"]),
     ]
+    if summary.get("unfinished_trials"):
+        lines.append(
+            "  warning: "
+            + incomplete_note(summary["unfinished_trials"], summary["n_trials_in_records"])
+        )
     for name, groups in summary.get("comparisons", {}).items():
         if not groups:
             lines.append(
@@ -409,10 +442,18 @@ def analyze(
         plot_loss_scatter,
     )
 
+    n_trials = int(df["trial_id"].nunique()) if "trial_id" in df else None
+    df, unfinished = finished_trials(df)  # the shared rule: only trials that ended normally
+    if df.empty:
+        raise UsageError(with_incomplete("zipf analysis: no finished trial", unfinished, 0))
+    # one experiment name, one architecture: only the seed (and so the draw) may differ
+    check_one_experiment(df, list(TRIAL_COLUMNS), ["experiment"], ["seed"], "zipf analysis")
     order = experiment_order(df)
     fits = [fit_experiment(df[df["experiment"] == e]) for e in order]
     summary: dict[str, Any] = {
         "n_trials": int(df["trial_id"].nunique()) if "trial_id" in df else None,
+        "n_trials_in_records": n_trials,
+        **completeness(df, unfinished),
         "experiments": order,
         "rank_selection": rank_selection,
         "fits": fits,

@@ -17,6 +17,13 @@ failure is kept and reported as a flip (``flips``) and in ``threshold_upper`` (t
 memorized at all), but it does not move the threshold: one bad draw lowers the answer, it never
 hides a failure. The search is done when hi = threshold + 1, or when the cap ``n_max`` was
 memorized with no failure at all (``censored``: the true threshold may be larger).
+
+Errored probes. A probe that crashed (out of memory, a killed worker) says nothing about
+whether its size can be memorized, so it is no outcome: its size is probed again, up to
+``max_errors`` crashes per size. A size that keeps crashing and would still decide the threshold
+(it lies above the threshold and below the first failure) leaves the group ``unresolved``:
+it is done, and its threshold is only a lower bound. ``analysis.threshold`` applies the same
+rule (``unresolved``) to the probes it reads, so both count the same probes.
 """
 
 from __future__ import annotations
@@ -31,6 +38,15 @@ def resolve(outcomes: dict[int, bool]) -> tuple[int, int | None]:
     hi = min(failed) if failed else None
     below = [n for n, ok in outcomes.items() if ok and (hi is None or n < hi)]
     return (max(below) if below else 0), hi
+
+
+def unresolved(outcomes: dict[int, bool], failed_sizes: set[int] | list[int]) -> list[int]:
+    """Sizes without an outcome (every probe of them crashed or never ended) that would still
+    decide the threshold: above it and below the first failure. Empty when the group resolved."""
+    lo, hi = resolve(outcomes)
+    return sorted(
+        n for n in set(failed_sizes) if n not in outcomes and n > lo and (hi is None or n < hi)
+    )
 
 
 def flips(outcomes: dict[int, bool]) -> list[tuple[int, int]]:
@@ -63,7 +79,10 @@ class GroupSearch:
     outcomes: dict[int, bool] = field(default_factory=dict)  # N -> memorized
     pending: dict[str, int] = field(default_factory=dict)  # trial id -> N in flight
     n_probes: int = 0  # outcomes received, repeats of a size included
-    n_errors: int = 0  # probes that errored (counted as not memorized)
+    n_errors: int = 0  # probes that errored (no outcome; their size is probed again)
+    max_errors: int = 2  # errored probes of one size before the group is left unresolved
+    errors: dict[int, int] = field(default_factory=dict)  # N -> errored probes of it
+    errored: dict[str, int] = field(default_factory=dict)  # trial id -> N of an errored probe
 
     def __post_init__(self) -> None:
         if not 1 <= self.start <= self.n_max:
@@ -74,7 +93,15 @@ class GroupSearch:
         return resolve(self.outcomes)
 
     @property
+    def unresolved(self) -> list[int]:
+        """Sizes that crashed ``max_errors`` times and would still decide the threshold."""
+        gave_up = [n for n, k in self.errors.items() if k >= self.max_errors]
+        return unresolved(self.outcomes, gave_up)
+
+    @property
     def done(self) -> bool:
+        if self.unresolved:
+            return True
         lo, hi = self.bounds
         return hi == lo + 1 if hi is not None else lo >= self.n_max
 
@@ -99,14 +126,20 @@ class GroupSearch:
         self.pending[trial_id] = n
 
     def finish_probe(self, trial_id: str, memorized: bool | None, error: bool = False) -> bool:
-        """Record a probe's outcome; None (no result, e.g. stopped before reporting) frees the
-        size to be probed again. Returns False if the trial is not one of this group's."""
+        """Record a probe's outcome; None (no result, e.g. stopped before reporting) or an
+        error frees the size to be probed again. A trial that errored and is rerun later
+        (``Tuner.restore(resume_errored=True)``) still delivers its outcome. Returns False if
+        the trial is not one of this group's."""
         n = self.pending.pop(trial_id, None)
+        if n is None and not error:
+            n = self.errored.pop(trial_id, None)  # an errored probe rerun by --retry-errored
         if n is None:
             return False
         if error:
             self.n_errors += 1
-            memorized = False  # conservative: a size that cannot be trained is not memorized
+            self.errors[n] = self.errors.get(n, 0) + 1
+            self.errored[trial_id] = n
+            return True  # a crash is no outcome: it must not lower the threshold
         if memorized is None:
             return True
         self.n_probes += 1
@@ -123,6 +156,7 @@ class GroupSearch:
             "threshold_upper": max(ok) if ok else 0,
             "censored": hi is None and lo >= self.n_max,
             "done": self.done,
+            "unresolved": self.unresolved,
             "n_probes": self.n_probes,
             "n_errors": self.n_errors,
             "flips": flips(self.outcomes),

@@ -41,6 +41,10 @@ class Experiment:
     analysis: str = ""  # the analysis module; "" means analysis.<name>
     records_file: str = ""  # per-trial table appended at each report (zipf); "" = none
     about: str = ""  # one line: the seed and what is measured
+    # TensorBoard's x-axis: the reported metric that counts training (Tune's timesteps_total)
+    x_axis: str = "step"
+    # the metrics a researcher reads first: the progress table and TensorBoard's HParams view
+    headline: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier():

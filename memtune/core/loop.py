@@ -38,8 +38,21 @@ class LoopState:
     eval_seconds: float = 0.0
     stop_reason: str = ""  # set in the final checkpoint: a restored finished run does not train
     final_metrics: dict[str, Any] = field(default_factory=dict)
+    checkpoint_step: int = 0  # step of the last checkpoint (see checkpoint_due)
     model: dict[str, Any] = field(default_factory=dict)
     optimizer: dict[str, Any] = field(default_factory=dict)
+
+    def checkpoint_due(self, every: int, final: bool) -> bool:
+        """Whether to checkpoint at this evaluation, and if so remember its step.
+
+        Due at the first evaluation at least ``every`` steps after the last checkpoint (not at
+        ``step % every == 0``, which never holds when evaluations fall elsewhere), and at the end;
+        never when ``every`` is 0.
+        """
+        due = every > 0 and (final or self.step - self.checkpoint_step >= every)
+        if due:
+            self.checkpoint_step = self.step
+        return due
 
     def snapshot(self, model: torch.nn.Module, opt: torch.optim.Optimizer) -> None:
         """Copy (not view) the weights and optimizer: the caller may keep the state while

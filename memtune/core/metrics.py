@@ -54,9 +54,10 @@ def code_length_bits(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tenso
         logits: (B, T, V) next-token logits.
         targets: (B, T) int64 tokens that were to be predicted.
     Returns:
-        (B,) float tensor, bits.
+        (B,) float64 tensor, bits: a data set's total is a sum of up to millions of these, which
+        float32 (steps of 4 bits at 3e7) would round.
     """
-    return -token_log_probs(logits, targets).sum(dim=1) / LN2
+    return -token_log_probs(logits, targets).double().sum(dim=1) / LN2
 
 
 @contextmanager
@@ -118,6 +119,8 @@ def memorization_summary(
         dict with bits_memorized, bits_achievable, bits_total, efficiency, loss_bits_per_token,
         excess_bits_per_token, seqs_memorized and frac_seqs_memorized.
     """
+    code_bits = np.asarray(code_bits, dtype=np.float64)  # exact sums: see code_length_bits
+    floor_bits = np.asarray(floor_bits, dtype=np.float64)
     n = code_bits.shape[0]
     h_x = data_entropy_bits(n, seq_len, vocab_size)
     floor = float(floor_bits.sum())

@@ -11,7 +11,8 @@ class RecordsFile:
     """The trial's records: one parquet file, rewritten whole at every evaluation.
 
     Written through a pyarrow filesystem straight into the trial directory of the experiment
-    store (local, NFS or s3://), not into Tune's local staging folder, which is synced to the
+    store (local, NFS or s3://; ``memtune.tune.trainable._trial_folder``), not into Tune's local
+    staging folder, which is synced to the
     store only for some trials (with reused actors, not at all). Rewriting the whole file keeps
     it a valid parquet file at every moment a trial can die. A trial restored from a checkpoint
     at step s first drops the rows of evaluations after s, which it is about to redo.
@@ -24,6 +25,7 @@ class RecordsFile:
 
         self.fs, self.path = filesystem, f"{directory.rstrip('/')}/{name}"
         self.frames: list[pd.DataFrame] = []
+        self.fs.create_dir(directory, recursive=True)  # the trial's folder may not exist yet
         if resume_step is not None and self._exists():
             old = pq.read_table(self.path, filesystem=self.fs).to_pandas()
             self.frames = [old[old["step"] <= resume_step]]

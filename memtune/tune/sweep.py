@@ -142,11 +142,33 @@ def trial_namer(name: str, sweep: Sweep) -> Callable[[Any], str]:
     return namer
 
 
+def swept_columns(sweep: Sweep) -> dict[str, str]:
+    """Config paths of the grid axes (and the searched key) -> a short column name; an axis of
+    dicts with a ``name`` (a model) shows that name."""
+    merged = _merge(sweep.base.to_dict(), sweep.space)
+    paths = [path for path, _ in _axes(merged)]
+    if sweep.searched:
+        paths.append(tuple(sweep.searched.split(".")))
+    columns = {}
+    for path in paths:
+        v: Any = merged
+        for k in path:
+            v = v.get(k) if isinstance(v, dict) else None
+        grid = v.values if isinstance(v, Grid) else (v,)
+        named = all(isinstance(x, dict) and "name" in x for x in grid)
+        key = "/".join(path) + ("/name" if named else "")
+        columns[key] = path[-1]
+    return columns
+
+
 def sweep_parser(name: str, presets: dict[str, Sweep], default: str = "default") -> ArgumentParser:
     """The flags every sweep shares."""
     about = "; ".join(f"{k}: {p.about}" for k, p in presets.items() if p.about)
     parser = ArgumentParser(prog=f"sweeps/{name}.py", description=f"Run the {name} sweep. {about}")
-    parser.add_argument("--preset", default=default, choices=list(presets), help="grid size")
+    parser.add_argument(
+        "--preset", default=None, choices=list(presets), help=f"grid size (default: {default})"
+    )
+    parser.set_defaults(default_preset=default)
     parser.add_argument("--address", default=None, help="Ray cluster to join (e.g. auto)")
     parser.add_argument(
         "--storage-path",
@@ -157,9 +179,13 @@ def sweep_parser(name: str, presets: dict[str, Sweep], default: str = "default")
     parser.add_argument("--resume", action="store_true", help="continue experiment --name")
     parser.add_argument("--retry-errored", action="store_true", help="with --resume: rerun errors")
     parser.add_argument("--max-concurrent", type=int, default=None, help="trials at once")
-    parser.add_argument("--cpus-per-trial", type=float, default=1.0)
-    parser.add_argument("--gpus-per-trial", type=float, default=0.0, help="fractions share a GPU")
-    parser.add_argument("--max-failures", type=int, default=1, help="retries of a crashed trial")
+    parser.add_argument("--cpus-per-trial", type=float, default=None, help="(default: 1)")
+    parser.add_argument(
+        "--gpus-per-trial", type=float, default=None, help="fractions share a GPU (default: 0)"
+    )
+    parser.add_argument(
+        "--max-failures", type=int, default=None, help="retries of a crashed trial (default: 1)"
+    )
     parser.add_argument("--num-cpus", type=int, default=None, help="local Ray only: CPUs to use")
     parser.add_argument("--no-analysis", action="store_true", help="skip the fit after the sweep")
     return parser
@@ -189,7 +215,33 @@ def _find_experiment(storage: str, name: str | None, prefix: str) -> str:
     return str(runs[-1])
 
 
+# What a resumed experiment keeps: Tuner.restore reuses the pickled TuneConfig and RunConfig,
+# the searcher's state and every trial's resources and retry budget, and offers no way to change
+# them, so these flags would be silently ignored on --resume; they are refused instead.
+FIXED_ON_RESUME = {
+    "preset": "--preset",
+    "max_concurrent": "--max-concurrent",
+    "max_failures": "--max-failures",
+    "cpus_per_trial": "--cpus-per-trial",
+    "gpus_per_trial": "--gpus-per-trial",
+}
+DEFAULTS = {"max_failures": 1, "cpus_per_trial": 1.0, "gpus_per_trial": 0.0}
+
+
 def _check_args(args: Any) -> None:
+    if args.resume:
+        given = [flag for key, flag in FIXED_ON_RESUME.items() if getattr(args, key) is not None]
+        if given:
+            raise UsageError(
+                f"--resume continues the experiment with the settings it was started with (Tune's "
+                f"Tuner.restore reuses them): {', '.join(given)} cannot change; drop "
+                f"{'it' if len(given) == 1 else 'them'}, or start a new experiment"
+            )
+    for key, value in DEFAULTS.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    if args.preset is None:
+        args.preset = args.default_preset
     if args.max_concurrent is not None and args.max_concurrent < 1:
         raise UsageError(f"--max-concurrent must be >= 1, got {args.max_concurrent}")
     if args.cpus_per_trial <= 0:
@@ -276,7 +328,7 @@ def run_sweep(
         raise UsageError(f"--resume: {path} holds no Tune experiment to restore")
     _init_ray(args)
     resources = {"cpu": args.cpus_per_trial, "gpu": args.gpus_per_trial}
-    wrapped = tune.with_resources(trainable or make_trainable(experiment), resources)
+    wrapped = tune.with_resources(trainable or make_trainable(experiment, path), resources)
     t0 = time.perf_counter()
     if args.resume:
         from memtune.tune.legacy import alias_moved_modules
@@ -286,9 +338,14 @@ def run_sweep(
             path, wrapped, resume_unfinished=True, resume_errored=args.retry_errored
         )
     else:
+        from memtune.tune.tensorboard import SweepTBXLogger, progress_reporter
+
+        columns = swept_columns(sweep)
         run_config = tune.RunConfig(
             name=Path(path).name,
             storage_path=storage,
+            callbacks=[SweepTBXLogger(columns, experiment.headline)],
+            progress_reporter=progress_reporter(columns, experiment.headline, experiment.x_axis),
             failure_config=tune.FailureConfig(max_failures=args.max_failures),
             # keep 2: with 1, a trial can delete the checkpoint that the last experiment snapshot
             # names before the next snapshot lands, and a driver killed in between cannot
@@ -319,15 +376,19 @@ def run_sweep(
         tuner = tune.Tuner(
             wrapped, param_space=param_space, tune_config=tune_config, run_config=run_config
         )
+    # the console reporter that takes columns (RunConfig.progress_reporter) is the one Tune
+    # uses without its new output engine, which would print the model dict cut off instead
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     results = tuner.fit()
     wall = time.perf_counter() - t0
+    # Tune gives a URI store's experiment as a path without its scheme (bucket/prefix/name):
+    # keep the URI, so that the analysis and the printed commands find it
+    where = path if _is_uri(path) else results.experiment_path
     errored = [r for r in results if r.error is not None]
-    print(
-        f"\n[memtune] {len(results)} trials in {wall:.0f} s; experiment: {results.experiment_path}"
-    )
+    print(f"\n[memtune] {len(results)} trials in {wall:.0f} s; experiment: {where}")
     if sweep.search is not None and not args.resume:  # a resumed run's trials span sessions
         print(_utilization(results, wall), flush=True)
-    print(f"[memtune] TensorBoard: tensorboard --logdir {results.experiment_path}")
+    print(f"[memtune] TensorBoard: tensorboard --logdir {where}")
     for r in errored:
         cause = getattr(r.error, "cause", None) or r.error  # unwrap RayTaskError
         first = (str(cause).strip().splitlines() or [""])[0]
@@ -336,7 +397,7 @@ def run_sweep(
     code = 1 if errored else 0
     if not args.no_analysis and len(errored) < len(results):
         analyze = importlib.import_module(experiment.analysis_module).analyze_experiment
-        code = max(code, analyze(results.experiment_path))
+        code = max(code, analyze(where))
     return code
 
 

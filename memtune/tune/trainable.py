@@ -44,9 +44,32 @@ def _restored(state_path: str) -> Any:
     return None
 
 
-def make_trainable(experiment: Experiment) -> Callable[[dict[str, Any]], None]:
+def _trial_folder(store: str | None) -> tuple[Any, str]:
+    """(pyarrow file system, path) of this trial's folder in the experiment store.
+
+    ``store`` is the experiment's path or URI; its trial folders are named by the trial name
+    (``run_sweep`` gives both the same creator). Only public Tune calls are used: the trial's
+    name, or without a store its ``get_trial_dir()`` (a local staging folder, which Tune syncs
+    to the store with checkpoints).
+    """
+    from pyarrow import fs as pafs
+
+    context = tune.get_context()
+    if not store:
+        return pafs.LocalFileSystem(), context.get_trial_dir()
+    if "://" in store:
+        fs, base = pafs.FileSystem.from_uri(store)
+    else:
+        fs, base = pafs.LocalFileSystem(), store
+    return fs, f"{base.rstrip('/')}/{context.get_trial_name()}"
+
+
+def make_trainable(
+    experiment: Experiment, store: str | None = None
+) -> Callable[[dict[str, Any]], None]:
     """The function trainable of ``experiment``, named ``<name>_trainable`` (Tune's trial ids
-    and the stores written before the registry keep that name)."""
+    and the stores written before the registry keep that name). ``store`` is the experiment's
+    path or URI, where an experiment with a ``records_file`` writes each trial's records."""
 
     def trainable(config: dict[str, Any]) -> None:
         device = _setup()
@@ -60,15 +83,14 @@ def make_trainable(experiment: Experiment) -> Callable[[dict[str, Any]], None]:
         if experiment.records_file:
             from memtune.tune.records import RecordsFile
 
-            storage = tune.get_context().get_storage()  # get_trial_dir() is a local staging dir
+            fs, directory = _trial_folder(store)
             records = RecordsFile(
-                storage.storage_filesystem,
-                storage.trial_fs_path,
-                experiment.records_file,
-                resume.step if resume is not None else None,
+                fs, directory, experiment.records_file, resume.step if resume is not None else None
             )
 
         def report(metrics: dict[str, Any], checkpoint: Any = None, rows: Any = None) -> None:
+            if experiment.x_axis in metrics:  # TensorBoard's x-axis: training, not report count
+                metrics = {**metrics, "timesteps_total": metrics[experiment.x_axis]}
             if rows is not None and records is not None:
                 records.append(rows)  # before the checkpoint that says these rows exist
             if checkpoint is None:

@@ -13,4 +13,5 @@ EXPERIMENT = Experiment(
     loop="memtune.experiments.capacity.loop:train",
     state="memtune.experiments.capacity.loop:TrainState",
     about="bits memorized vs parameters on random binary sequences (seed 002)",
+    headline=("bits_memorized", "efficiency"),
 )

@@ -57,8 +57,8 @@ def train(
     Args:
         cfg: the trial's configuration.
         report: called as report(metrics, state) after each evaluation; state is not None when a
-            checkpoint is due (every ``checkpoint_every`` steps, and at the end) so the caller can
-            persist it.
+            checkpoint is due (``checkpoint_every`` or more steps after the last one, and at the
+            end) so the caller can persist it.
         resume: a state from ``TrainState.load`` to continue from.
         device: where to train ("cpu", "cuda", "cuda:1", ...).
     Returns:
@@ -129,7 +129,7 @@ def train(
         }
         if stop_reason:
             metrics["stop_reason"] = stop_reason
-        due = cfg.checkpoint_every and (state.step % cfg.checkpoint_every == 0 or stop_reason)
+        due = state.checkpoint_due(cfg.checkpoint_every, final=bool(stop_reason))
         if due:
             state.stop_reason, state.final_metrics = stop_reason, metrics
             state.snapshot(model, opt)

@@ -12,4 +12,5 @@ EXPERIMENT = Experiment(
     config=PredictConfig,
     loop="memtune.experiments.predict.loop:train_predict",  # minutes: no resumable checkpoint
     about="predicting memorized sequences from data-only features (seed 003)",
+    headline=("n_memorized", "frac_memorized"),
 )

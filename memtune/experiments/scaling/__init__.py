@@ -13,4 +13,6 @@ EXPERIMENT = Experiment(
     loop="memtune.experiments.scaling.loop:train_scaling",
     state="memtune.core.loop:LoopState",
     about="log P(z) = c1 log(epochs) + c2 log(tokens) + c3 (seed 000)",
+    x_axis="epochs",  # the law's unit: reports are at epoch counts
+    headline=("mean_pz", "mean_pz_control"),
 )

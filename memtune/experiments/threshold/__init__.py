@@ -13,4 +13,5 @@ EXPERIMENT = Experiment(
     config=ThresholdConfig,
     loop="memtune.experiments.threshold.loop:train_threshold",  # probes are short: no resume
     about="largest N of random bijections learned exactly at a fixed budget (seed 004)",
+    headline=("memorized", "frac_seqs_correct"),
 )

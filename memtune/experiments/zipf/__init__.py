@@ -15,4 +15,5 @@ EXPERIMENT = Experiment(
     state="memtune.experiments.zipf.loop:ZipfState",
     records_file=RECORDS_FILE,
     about="per-sequence loss vs presentations under Zipf sampling (seed 001)",
+    headline=("loss_bits_zipf", "seqs_perfect"),
 )

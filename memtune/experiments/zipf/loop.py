@@ -69,7 +69,6 @@ class ZipfState(LoopState):
     """``LoopState`` plus the presentation counts, so a resumed run keeps counting."""
 
     counts: list[int] = field(default_factory=list)
-    checkpoint_step: int = 0  # step of the last checkpoint
 
 
 def trial_columns(cfg: ZipfConfig, n_params: int) -> dict[str, Any]:
@@ -187,11 +186,8 @@ def train_zipf(
         }
         finished = state.step >= cfg.max_steps
         # checkpoints go with evaluations, so the first one at least checkpoint_every steps on
-        keep = cfg.checkpoint_every > 0 and (
-            finished or state.step - state.checkpoint_step >= cfg.checkpoint_every
-        )
+        keep = state.checkpoint_due(cfg.checkpoint_every, final=finished)
         if keep:
-            state.checkpoint_step = state.step
             state.counts = n.tolist()
             state.snapshot(model, opt)
             if finished:

@@ -1,0 +1,72 @@
+"""What TensorBoard and the progress table show of a sweep: training steps, swept config, headline.
+
+Tune's own TensorBoard logger puts the report count (1, 2, 3...) on every curve's x-axis unless
+a result carries ``timesteps_total``; the trainable sets it from the experiment's ``x_axis``
+metric (training steps; epochs for the scaling law), so curves are drawn against training. Its
+HParams entry holds the evaluated config values and every metric; ``SweepTBXLogger`` writes
+instead each trial's swept config (a model dict by its name) with the experiment's headline
+metrics, which is what the HParams view compares. ``progress_reporter`` is the console table
+with the same columns (Tune's default prints the model dict cut off and the first four metrics).
+
+    tensorboard --logdir results/capacity_default_20261122-061500
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ray.tune import CLIReporter
+from ray.tune.logger import TBXLoggerCallback
+
+PREFIX = "ray/tune/"  # Tune's tag prefix for reported metrics
+
+
+def lookup(config: dict[str, Any], path: str) -> Any:
+    """The value at ``"a/b/c"`` of a nested config (None when absent)."""
+    v: Any = config
+    for k in path.split("/"):
+        if not isinstance(v, dict) or k not in v:
+            return None
+        v = v[k]
+    return v
+
+
+def hparam_value(v: Any) -> bool | int | float | str:
+    """A value TensorBoard's HParams plugin takes: numbers and strings; the rest as text."""
+    return v if isinstance(v, bool | int | float | str) else str(v)
+
+
+class SweepTBXLogger(TBXLoggerCallback):
+    """Tune's TensorBoard logger with HParams of the swept config and the headline metrics.
+
+    Args:
+        params: config path ("model/name", "data/n_seqs") -> the name HParams shows.
+        metrics: headline metric names, as reported.
+    """
+
+    def __init__(self, params: dict[str, str], metrics: tuple[str, ...]) -> None:
+        super().__init__()
+        self.params, self.metrics = dict(params), tuple(metrics)
+
+    def _try_log_hparams(self, trial: Any, result: dict[str, Any]) -> None:
+        from tensorboardX.summary import hparams
+
+        hp = {
+            name: hparam_value(v)
+            for path, name in self.params.items()
+            if (v := lookup(trial.config, path)) is not None
+        }
+        metric = {PREFIX + m: result[PREFIX + m] for m in self.metrics if PREFIX + m in result}
+        writer = self._trial_writer[trial].file_writer
+        for summary in hparams(hparam_dict=hp, metric_dict=metric):
+            writer.add_summary(summary)
+
+
+def progress_reporter(params: dict[str, str], metrics: tuple[str, ...], x_axis: str) -> Any:
+    """The console table: trial, status, swept config (a model by name), step, headline."""
+    return CLIReporter(
+        parameter_columns=dict(params),
+        metric_columns={x_axis: x_axis, **{m: m for m in metrics}},
+        max_report_frequency=30,
+        sort_by_metric=False,
+    )
