@@ -14,7 +14,11 @@ def _models_by_size(df: pd.DataFrame) -> list[str]:
 
 
 def plot_bits_vs_dataset(df: pd.DataFrame, cap: pd.DataFrame, seq_len: int) -> plt.Figure:
-    """Memorized bits vs dataset size per model, with each model's capacity as a dashed line."""
+    """Memorized bits vs dataset size per model, with each model's capacity as a dashed line.
+
+    Trials stopped by their budget (verdict not memorized/saturated) are drawn hollow: their
+    bits are lower bounds. The line joins the per-N means of all trials.
+    """
     fig, ax = plt.subplots(figsize=(7, 4.5))
     n = np.unique(np.geomspace(1, df["data.n_seqs"].max() * 1.5, 200).round())
     ax.plot(n, n * (seq_len - np.log2(n)), color="0.6", lw=1, label="achievable N(T - log2 N)")
@@ -24,7 +28,12 @@ def plot_bits_vs_dataset(df: pd.DataFrame, cap: pd.DataFrame, seq_len: int) -> p
         mean = d.groupby("data.n_seqs")["bits_memorized_best"].mean()
         n_params = int(d["n_params"].iloc[0])
         ax.plot(mean.index, mean.values, "o-", color=color, label=f"{name} ({n_params:,} params)")
-        ax.scatter(d["data.n_seqs"], d["bits_memorized_best"], color=color, s=10, alpha=0.5)
+        judged = d["verdict"].isin(["memorized", "saturated"]) if "verdict" in d else True
+        ok, lb = d[judged], d[~judged]
+        ax.scatter(ok["data.n_seqs"], ok["bits_memorized_best"], color=color, s=14, alpha=0.7)
+        ax.scatter(
+            lb["data.n_seqs"], lb["bits_memorized_best"], facecolors="none", edgecolors=color, s=30
+        )
         c = cap.loc[cap["model.name"] == name, "capacity_bits"].mean()
         ax.axhline(c, color=color, ls="--", lw=0.8)
     ax.set_xscale("log", base=2)
@@ -33,7 +42,7 @@ def plot_bits_vs_dataset(df: pd.DataFrame, cap: pd.DataFrame, seq_len: int) -> p
     ax.set_ylim(bottom=max(1.0, df["bits_memorized_best"].clip(lower=1).min() / 2))
     ax.set_xlabel("dataset size N (sequences)")
     ax.set_ylabel("bits_memorized (H(X) - H(X|θ))")
-    ax.set_title("Memorization saturates at each model's capacity (dashed)")
+    ax.set_title("Bits vs N; capacity dashed; hollow = stopped by budget (lower bound)", fontsize=9)
     ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
@@ -42,7 +51,16 @@ def plot_bits_vs_dataset(df: pd.DataFrame, cap: pd.DataFrame, seq_len: int) -> p
 def plot_capacity_fit(cap: pd.DataFrame, fit: FitResult) -> plt.Figure:
     """Capacity vs parameters with the linear fit and Morris et al.'s 3.6 bits/parameter."""
     fig, ax = plt.subplots(figsize=(6, 4.5))
-    ax.scatter(cap["n_params"], cap["capacity_bits"], color="C0", label="capacity (model, seed)")
+    conv = cap["plateau_reached"] if "plateau_reached" in cap else np.ones(len(cap), bool)
+    ax.scatter(
+        cap.loc[conv, "n_params"], cap.loc[conv, "capacity_bits"], color="C0",
+        label="converged capacity (model, seed)",
+    )  # fmt: skip
+    if (~conv).any():
+        ax.scatter(
+            cap.loc[~conv, "n_params"], cap.loc[~conv, "capacity_bits"], facecolors="none",
+            edgecolors="C0", label="lower bound (fitted only if too few converged)",
+        )  # fmt: skip
     x = np.linspace(0, cap["n_params"].max() * 1.1, 50)
     slope, intercept = fit.params
     lo, hi = fit.ci95[0]

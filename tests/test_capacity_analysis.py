@@ -1,0 +1,75 @@
+"""Capacity analysis on hand-built tables: verdicts decide what is fitted and what is a bound."""
+
+import pandas as pd
+import pytest
+
+from analysis.capacity.report import analyze, capacities, format_report, with_verdicts
+
+
+def table(rows):
+    cols = ["model.name", "n_params", "seed", "data.n_seqs", "bits_memorized_best", "verdict"]
+    df = pd.DataFrame(rows, columns=cols)
+    df["bits_achievable"] = df["data.n_seqs"] * 58.0
+    df["seqs_memorized"] = 0
+    return df
+
+
+def three_models(budget_bits=3000.0):
+    """Three models at 2 bits/param: half-knee trials memorized, 2x-knee trials saturated, and
+    one budget-limited trial of b at a large N."""
+    rows = []
+    for name, p in [("a", 1000), ("b", 2000), ("c", 4000)]:
+        for seed in [0, 1]:
+            knee = 2 * p / 58
+            rows += [
+                (name, p, seed, int(knee / 2), 2 * p * 0.5, "memorized"),
+                (name, p, seed, int(2 * knee), 2 * p * (1 + 0.01 * seed), "saturated"),
+            ]
+    rows.append(("b", 2000, 0, 500, budget_bits, "budget"))
+    return table(rows)
+
+
+def test_budget_trials_are_not_capacity_evidence(tmp_path):
+    df = three_models(budget_bits=5000.0)  # more bits than b's saturated 4000, but unjudged
+    summary = analyze(df, tmp_path)
+    assert summary["bits_per_param"] == pytest.approx(2.0, rel=0.02)
+    assert summary["fit_on"] == "converged capacities"
+    assert summary["verdicts"] == {"memorized": 6, "saturated": 6, "budget": 1}
+    text = format_report(summary)
+    assert "trial verdicts:" in text and "2/2" in text and "/2 LB" not in text
+    for f in ["bits_vs_dataset.png", "capacity_vs_params.png", "summary.json"]:
+        assert (tmp_path / f).exists()
+
+
+def test_a_capacity_without_a_saturated_trial_is_a_lower_bound_and_says_why(tmp_path):
+    df = three_models()
+    only_budget = (df["model.name"] == "c") & (df["seed"] == 1)
+    df.loc[only_budget, "verdict"] = "budget"
+    df["recent_gain"] = 0.04
+    summary = analyze(df, tmp_path)
+    text = format_report(summary)
+    assert "lower bound: c seed 1" in text and "ran out of steps" in text and "+4.0%" in text
+    assert "1/2 LB" in text
+    assert summary["n_points"] == 5  # c seed 1 is drawn hollow, not fitted
+
+
+def test_only_memorized_trials_give_a_data_limited_lower_bound():
+    df = with_verdicts(three_models())
+    df = df[~((df["model.name"] == "a") & (df["verdict"] == "saturated"))]
+    cap = capacities(df)
+    a = cap[cap["model.name"] == "a"]
+    assert (a["status"] == "lower bound: data").all() and not a["plateau_reached"].any()
+
+
+def test_bits_falling_past_the_knee_are_flagged(tmp_path):
+    df = three_models()
+    df = pd.concat([df, table([("a", 1000, 0, 200, 1000.0, "saturated")])], ignore_index=True)
+    summary = analyze(df, tmp_path)
+    assert any("bits fall past the knee: a seed 0: N=200" in w for w in summary["warnings"])
+
+
+def test_old_stores_without_verdicts_fit_lower_bounds_and_say_so(tmp_path):
+    df = three_models().drop(columns="verdict")
+    summary = analyze(df, tmp_path)
+    assert summary["fit_on"] == "lower bounds"
+    assert any("has no verdicts" in w for w in summary["warnings"])
