@@ -73,3 +73,17 @@ def test_old_stores_without_verdicts_fit_lower_bounds_and_say_so(tmp_path):
     summary = analyze(df, tmp_path)
     assert summary["fit_on"] == "lower bounds"
     assert any("has no verdicts" in w for w in summary["warnings"])
+
+
+def test_a_protocol_study_prints_its_table_without_a_fit(tmp_path):
+    df = table(
+        [("a", 1000, 0, 70, v, verdict) for v, verdict in [(1500, "budget"), (2100, "saturated")]]
+    )
+    df["optim.name"] = ["cosine", "wsd"]
+    df["step"], df["train_seconds"], df["eval_seconds"] = [15000, 9000], [100.0, 60.0], [5.0, 3.0]
+    summary = analyze(df, tmp_path)
+    text = format_report(summary)
+    assert "bits per parameter" not in text
+    lines = text.splitlines()
+    assert lines[2].split()[:2] == ["wsd", "a"] and "2.100" in lines[2] and "saturated" in lines[2]
+    assert (tmp_path / "protocol.csv").exists()

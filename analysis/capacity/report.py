@@ -195,6 +195,9 @@ def summarize(df: pd.DataFrame, cap: pd.DataFrame, models: pd.DataFrame, fit: Fi
 
 
 def format_report(summary: dict[str, Any]) -> str:
+    study = format_protocol(summary["protocol"]) if "protocol" in summary else ""
+    if "bits_per_param" not in summary:
+        return study
     lo, hi = summary["bits_per_param_ci95"]
     verdicts = ", ".join(f"{n} {v}" for v, n in summary.get("verdicts", {}).items())
     lines = [
@@ -221,11 +224,51 @@ def format_report(summary: dict[str, Any]) -> str:
         )
     lines.append("  converged = seeds whose capacity rests on a saturated trial; LB = lower bound")
     lines += [f"  warning: {w}" for w in summary["warnings"]]
+    return "\n".join(lines + ([""] + [study] if study else []))
+
+
+def protocol_table(df: pd.DataFrame) -> pd.DataFrame | None:
+    """The protocol study's table, one row per trial, best bits/param first; None unless the
+    trials name more than one optimizer setting (``optim.name``).
+
+    CPU seconds are train_seconds + eval_seconds: what the trial cost, whether it stopped on its
+    verdict or at the step cap.
+    """
+    if "optim.name" not in df or df["optim.name"].fillna("").nunique() < 2:
+        return None
+    t = pd.DataFrame({
+        "setting": df["optim.name"], "model.name": df["model.name"], "seed": df["seed"],
+        "n_seqs": df["data.n_seqs"], "steps": df["step"],
+        "cpu_seconds": df["train_seconds"] + df["eval_seconds"],
+        "bpp_best": df["bits_memorized_best"] / df["n_params"],
+        "efficiency_best": df["bits_memorized_best"] / df["bits_achievable"],
+        "verdict": df["verdict"], "decay_start": df.get("decay_start", -1),
+        "recent_gain": df.get("recent_gain", float("nan")),
+    })  # fmt: skip
+    return t.sort_values(["model.name", "bpp_best"], ascending=[True, False]).reset_index(drop=True)
+
+
+def format_protocol(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "protocol study (one trial per setting; CPU s = train + eval seconds):",
+        f"  {'setting':<10}{'model':<9}{'N':>5}{'steps':>8}{'CPU s':>8}{'bits/param':>12}"
+        f"{'eff':>6}{'verdict':>11}{'decay at':>10}{'last gain':>11}",
+    ]
+    for r in rows:
+        lines.append(
+            f"  {r['setting']:<10}{r['model.name']:<9}{r['n_seqs']:>5}{r['steps']:>8}"
+            f"{r['cpu_seconds']:>8.0f}{r['bpp_best']:>12.3f}{r['efficiency_best']:>6.2f}"
+            f"{r['verdict']:>11}{r['decay_start']:>10}{r['recent_gain']:>+11.1%}"
+        )
     return "\n".join(lines)
 
 
 def analyze(df: pd.DataFrame, out: Path, seq_len: int | None = None) -> dict[str, Any]:
-    """Fit, write table/summary/plots under ``out``, and return the summary."""
+    """Fit, write table/summary/plots under ``out``, and return the summary.
+
+    A protocol study (several named optimizer settings) also gets ``protocol.csv`` and its
+    table; with a single model size it gets only that (there is no capacity line to fit).
+    """
     from analysis.capacity.plots import plot_bits_per_param, plot_bits_vs_dataset, plot_capacity_fit
 
     require_columns(df, REQUIRED, "capacity analysis")
@@ -237,11 +280,24 @@ def analyze(df: pd.DataFrame, out: Path, seq_len: int | None = None) -> dict[str
     bad = df[(df["n_params"] <= 0) | (df["data.n_seqs"] <= 0)]
     if not bad.empty:
         raise UsageError("capacity analysis: n_params and data.n_seqs must be > 0 in every row")
+    out.mkdir(parents=True, exist_ok=True)
+    study = protocol_table(df)
+    if study is not None:
+        study.to_csv(out / "protocol.csv", index=False)
+        if df["n_params"].nunique() < 2:
+            df.to_csv(out / "table.csv", index=False)
+            rows = study.to_dict(orient="records")
+            (out / "protocol.json").write_text(json.dumps(rows, indent=2, default=float))
+            return {
+                "protocol": rows,
+                "outputs": [str(out / f) for f in ["table.csv", "protocol.csv", "protocol.json"]],
+            }
     cap = capacities(df)
     models = per_model(cap)
     fit = fit_capacity(fit_points(cap))
     summary = summarize(df, cap, models, fit)
-    out.mkdir(parents=True, exist_ok=True)
+    if study is not None:
+        summary["protocol"] = study.to_dict(orient="records")
     df.to_parquet(out / "table.parquet")
     df.to_csv(out / "table.csv", index=False)
     cap.to_csv(out / "capacity.csv", index=False)
@@ -258,7 +314,7 @@ def analyze(df: pd.DataFrame, out: Path, seq_len: int | None = None) -> dict[str
     summary["outputs"] = [
         str(out / f)
         for f in ["table.parquet", "table.csv", "capacity.csv", "summary.json", *figures]
-    ]
+    ] + ([str(out / "protocol.csv")] if study is not None else [])
     return summary
 
 

@@ -146,6 +146,7 @@ class OptimConfig:
     stall_steps: int = 2000  # plateau: decay once the monitored value gained < stall_tol in this
     stall_tol: float = 0.02  # plateau: relative gain that still counts as progress at the peak
     decay_steps: int = 4000  # plateau: length of the cosine from peak down to min_lr_frac * peak
+    name: str = ""  # label carried into tables and trial names (the protocol study's settings)
 
     def __post_init__(self) -> None:
         check(self.lr is None or self.lr > 0, f"optim.lr must be > 0 or None, got {self.lr!r}")
