@@ -87,3 +87,23 @@ def test_a_protocol_study_prints_its_table_without_a_fit(tmp_path):
     lines = text.splitlines()
     assert lines[2].split()[:2] == ["wsd", "a"] and "2.100" in lines[2] and "saturated" in lines[2]
     assert (tmp_path / "protocol.csv").exists()
+
+
+def test_the_ground_truth_check_reads_the_last_third(tmp_path):
+    import json
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from capacity_truth import judge, lr_at
+
+    assert lr_at(50, 3000, 1.0) == pytest.approx(0.51)
+    assert lr_at(1499, 3000, 1.0) == 1.0 and lr_at(2500, 3000, 1.0) == pytest.approx(0.05)
+    log = [
+        {"step": s, "seconds": s / 100, "bits": 1000 + (s < 2000) * s / 10 + s / 1000,
+         "eff": 0.5, "n_params": 500, "bits_per_param": 2.0}
+        for s in range(1000, 3001, 1000)
+    ]  # fmt: skip
+    (tmp_path / "r.json").write_text(json.dumps({"model": "m", "N": 9, "steps": 3000, "log": log}))
+    j = judge(str(tmp_path / "r.json"))
+    assert j["converged"] and j["last_third_change"] == pytest.approx(1 / 1003)
