@@ -63,15 +63,15 @@ PRESETS = {
         about="4 tiny trials for tests, under a minute",
     ),
     "default": Sweep(
-        base=replace(PROTOCOL, max_steps=12_000),
+        base=replace(PROTOCOL, max_steps=8000),
         space={
             "model": models("cpu-xxs", "cpu-xs", "cpu-s"),
-            "knee_multiple": Grid([1.0, 2.0]),
+            "knee_multiple": Grid([1.5, 3.0]),
         },
         about="6 trials of the capacity protocol, about 8 minutes on 2 cores",
     ),
     "cpu": Sweep(
-        base=replace(PROTOCOL, checkpoint_every=5000),
+        base=replace(PROTOCOL, max_steps=20_000, checkpoint_every=5000),
         # N at 1.5x and 3x each model's knee (at 2 bits/param): past it, where the plateau is,
         # and two seeds give each capacity an interval
         space={
@@ -90,15 +90,17 @@ PRESETS = {
             "optim": settings(
                 wsd={},
                 cosine={"schedule": "cosine", "min_lr_frac": 0.05},
-                lr_low={"lr_scale": 0.2},
-                lr_high={"lr_scale": 1.2},
+                lr03={"lr_scale": 0.3},
+                lr12={"lr_scale": 1.2},
                 batch32={"batch_size": 32},
-                wd0={"weight_decay": 0.0},
+                stall5={"stall_tol": 0.05},
                 wd01={"weight_decay": 0.1},
                 beta2_95={"beta2": 0.95},
+                decay8k={"decay_steps": 8000},
+                floor01={"min_lr_frac": 0.01},
             )
         },
-        about="8 optimizer settings on cpu-xxs, one seed, about 10 minutes on 2 cores",
+        about="10 optimizer settings on cpu-xxs, one seed, about 10 minutes on 2 cores",
     ),
     # The seed's models on a GPU cluster, under the same protocol and verdicts: plateau-triggered
     # decay, stop once saturated, N placed around each model's knee (at Morris et al.'s 3.6

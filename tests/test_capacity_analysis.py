@@ -107,3 +107,14 @@ def test_the_ground_truth_check_reads_the_last_third(tmp_path):
     (tmp_path / "r.json").write_text(json.dumps({"model": "m", "N": 9, "steps": 3000, "log": log}))
     j = judge(str(tmp_path / "r.json"))
     assert j["converged"] and j["last_third_change"] == pytest.approx(1 / 1003)
+
+
+def test_the_protocol_figure_draws_one_line_per_setting():
+    from analysis.capacity.plots import plot_protocol
+
+    h = pd.DataFrame({
+        "optim.name": ["a", "a", "b", "b"], "model.name": "m", "trial_id": ["1", "1", "2", "2"],
+        "train_seconds": [1.0, 2.0, 1.0, 3.0], "eval_seconds": 0.1,
+        "bits_memorized_best": [10.0, 20.0, 5.0, 25.0], "n_params": 10,
+    })  # fmt: skip
+    assert len(plot_protocol(h).axes[0].lines) == 2

@@ -104,3 +104,27 @@ def plot_bits_per_param(per_model: pd.DataFrame) -> plt.Figure:
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def plot_protocol(history: pd.DataFrame) -> plt.Figure:
+    """The protocol study: bits/param against CPU-seconds along every run, one line per setting.
+
+    Args:
+        history: one row per evaluation with optim.name, model.name, trial_id, train_seconds,
+            eval_seconds, bits_memorized_best and n_params.
+    """
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for (name, _), d in history.groupby(["optim.name", "trial_id"]):
+        d = d.sort_values("train_seconds")
+        cpu = d["train_seconds"] + d["eval_seconds"]
+        (line,) = ax.plot(cpu, d["bits_memorized_best"] / d["n_params"], lw=1.2)
+        ax.annotate(
+            f"{name}", (cpu.iloc[-1], d["bits_memorized_best"].iloc[-1] / d["n_params"].iloc[-1]),
+            fontsize=7, color=line.get_color(), textcoords="offset points", xytext=(3, 0),
+        )  # fmt: skip
+    ax.set_xlabel("CPU seconds (train + eval)")
+    ax.set_ylabel("best memorized bits per parameter")
+    ax.set_title(f"Protocol study on {', '.join(sorted(history['model.name'].unique()))}")
+    ax.set_ylim(bottom=0)
+    fig.tight_layout()
+    return fig

@@ -27,7 +27,7 @@ import pandas as pd
 
 from analysis.common.cli import analysis_cli
 from analysis.common.fit import FitResult, fit_linear, mean_ci95
-from analysis.common.load import load_table, require_columns
+from analysis.common.load import TABLE_SUFFIXES, load_table, require_columns
 from memtune.core.cli import UsageError
 
 REQUIRED = [
@@ -318,8 +318,31 @@ def analyze(df: pd.DataFrame, out: Path, seq_len: int | None = None) -> dict[str
     return summary
 
 
+def load_histories(path: str) -> pd.DataFrame | None:
+    """Every report of every trial of an experiment (one row per evaluation), or None for a
+    plain table: the protocol figure draws bits/param against CPU-seconds along each run."""
+    p = Path(path)
+    if p.suffix in TABLE_SUFFIXES or not p.is_dir():
+        return None
+    from ray.tune import ExperimentAnalysis
+
+    ea = ExperimentAnalysis(str(p.expanduser().resolve()))
+    frames = [df.assign(trial_id=tid) for tid, df in ea.trial_dataframes.items() if not df.empty]
+    if not frames:
+        return None
+    df = pd.concat(frames, ignore_index=True)
+    return df.rename(columns=lambda c: c.removeprefix("config/").replace("/", "."))
+
+
 def run(path: str, out: Path) -> tuple[str, list[str]]:
     summary = analyze(load_table(path), out)
+    if "protocol" in summary:
+        from analysis.capacity.plots import plot_protocol
+
+        history = load_histories(path)
+        if history is not None and "optim.name" in history:
+            plot_protocol(history).savefig(out / "protocol.png", dpi=120)
+            summary["outputs"].append(str(out / "protocol.png"))
     return format_report(summary), summary["outputs"]
 
 
