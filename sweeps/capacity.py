@@ -71,7 +71,7 @@ PRESETS = {
         about="6 trials of the capacity protocol, about 8 minutes on 2 cores",
     ),
     "cpu": Sweep(
-        base=replace(PROTOCOL, max_steps=20_000, checkpoint_every=5000),
+        base=replace(PROTOCOL, max_steps=20_000, checkpoint_every=2000),
         # N at 1.5x and 3x each model's knee (at 2 bits/param): past it, where the plateau is,
         # and two seeds give each capacity an interval
         space={
