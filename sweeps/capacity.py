@@ -115,7 +115,7 @@ PRESETS = {
                 decay_steps=50_000,
             ),
             max_steps=1_000_000,
-            eval_every=2000,
+            eval_every=5000,  # an evaluation reads all N (up to ~1.4M sequences for small)
             patience=1_000_000,
             checkpoint_every=20_000,
             saturation_window=20_000,
