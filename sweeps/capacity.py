@@ -65,8 +65,8 @@ PRESETS = {
     "default": Sweep(
         base=replace(PROTOCOL, max_steps=8000),
         space={
-            "model": models("cpu-xxs", "cpu-xs", "cpu-s"),
-            "knee_multiple": Grid([1.5, 3.0]),
+            "model": models("cpu-s", "cpu-xs", "cpu-xxs"),  # longest first
+            "knee_multiple": Grid([3.0, 1.5]),
         },
         about="6 trials of the capacity protocol, about 8 minutes on 2 cores",
     ),
@@ -75,8 +75,8 @@ PRESETS = {
         # N at 1.5x and 3x each model's knee (at 2 bits/param): past it, where the plateau is,
         # and two seeds give each capacity an interval
         space={
-            "model": models("cpu-xxs", "cpu-xs", "cpu-s"),
-            "knee_multiple": Grid([1.5, 3.0]),
+            "model": models("cpu-s", "cpu-xs", "cpu-xxs"),  # longest first: no lone last trial
+            "knee_multiple": Grid([3.0, 1.5]),
             "seed": Grid([0, 1]),
         },
         about="12 trials of the capacity protocol, under an hour on 2 cores",
