@@ -71,7 +71,7 @@ PRESETS = {
         about="6 trials of the capacity protocol, about 8 minutes on 2 cores",
     ),
     "cpu": Sweep(
-        base=replace(PROTOCOL, max_steps=20_000, checkpoint_every=2000),
+        base=replace(PROTOCOL, max_steps=12_000, checkpoint_every=2000),
         # N at 1.5x and 3x each model's knee (at 2 bits/param): past it, where the plateau is,
         # and two seeds give each capacity an interval
         space={
@@ -79,7 +79,7 @@ PRESETS = {
             "knee_multiple": Grid([3.0, 1.5]),
             "seed": Grid([0, 1]),
         },
-        about="12 trials of the capacity protocol, under an hour on 2 cores",
+        about="12 trials of the capacity protocol, about 25 minutes on 2 cores",
     ),
     # The protocol study (docs/capacity.md): one factor at a time around the protocol, on
     # cpu-xxs at 2x its knee, one seed, the same step cap for all; compare where they end
