@@ -27,7 +27,7 @@ def plot_bits_vs_dataset(df: pd.DataFrame, cap: pd.DataFrame, seq_len: int) -> p
         d = df[df["model.name"] == name]
         mean = d.groupby("data.n_seqs")["bits_memorized_best"].mean()
         n_params = int(d["n_params"].iloc[0])
-        ax.plot(mean.index, mean.values, "o-", color=color, label=f"{name} ({n_params:,} params)")
+        ax.plot(mean.index, mean.values, "-", color=color, label=f"{name} ({n_params:,} params)")
         judged = d["verdict"].isin(["memorized", "saturated"]) if "verdict" in d else True
         ok, lb = d[judged], d[~judged]
         ax.scatter(ok["data.n_seqs"], ok["bits_memorized_best"], color=color, s=14, alpha=0.7)
