@@ -28,6 +28,12 @@ def test_old_results_with_missing_fields_still_load():
         (lambda: OptimConfig(lr=-1.0), ["optim.lr"]),
         (lambda: TrainConfig.from_dict({"modle": {}}), ["unknown config field", "modle", "model"]),
         (lambda: TrainConfig.from_dict({"model": {"width": 3}}), ["model.width", "model.d_model"]),
+        (lambda: OptimConfig(schedule="step"), ["optim.schedule", "cosine", "plateau"]),
+        (lambda: OptimConfig(stall_steps=0), ["optim.stall_steps"]),
+        (lambda: OptimConfig(decay_steps=-1), ["optim.decay_steps"]),
+        (lambda: TrainConfig(saturation_window=0), ["saturation_window"]),
+        (lambda: TrainConfig(saturation_tol=-0.1), ["saturation_tol"]),
+        (lambda: TrainConfig(knee_multiple=-1.0), ["knee_multiple"]),
     ],
 )
 def test_bad_input_names_the_field(make, words):

@@ -8,10 +8,10 @@ import torch
 from memtune.core.config import ModelConfig, OptimConfig
 from memtune.core.data import with_bos
 from memtune.core.models import build_model
-from memtune.core.optim import BatchOrder, lr_at
+from memtune.core.optim import BatchOrder, PlateauSchedule, lr_at
 from memtune.experiments.capacity.config import DataConfig, TrainConfig
 from memtune.experiments.capacity.data import make_random_sequences
-from memtune.experiments.capacity.loop import TrainState, train
+from memtune.experiments.capacity.loop import TrainState, judge, train, verdict
 
 TINY = TrainConfig(
     model=ModelConfig.preset("nano"),
@@ -147,3 +147,99 @@ def test_batch_order_is_a_permutation_per_epoch():
     epoch = torch.cat([order(0), order(1)])
     assert sorted(epoch.tolist()) == list(range(10))
     assert BatchOrder(10, 0, seed=0)(3) is None
+
+
+PLATEAU = OptimConfig(
+    warmup_steps=10, schedule="plateau", stall_steps=200, stall_tol=0.02, decay_steps=50,
+    min_lr_frac=0.1,
+)  # fmt: skip
+
+
+def test_plateau_schedule_holds_the_peak_until_progress_stalls_then_decays():
+    s = PlateauSchedule()
+    assert s.lr(0, 1.0, PLATEAU, 10_000) == pytest.approx(0.1)  # warmup
+    for step, value in [(100, 10.0), (200, 20.0), (300, 20.1), (350, 20.3)]:
+        s.observe(step, value, PLATEAU)
+        assert s.decay_start == -1 and s.lr(step, 1.0, PLATEAU, 10_000) == 1.0
+    s.observe(400, 20.2, PLATEAU)  # < 2% over 200 steps >= stall_steps: decay from here
+    assert s.decay_start == 400
+    assert s.lr(400, 1.0, PLATEAU, 10_000) == pytest.approx(1.0)
+    assert s.lr(425, 1.0, PLATEAU, 10_000) == pytest.approx(0.55)
+    assert s.lr(450, 1.0, PLATEAU, 10_000) == pytest.approx(0.1)
+    assert not s.annealed(449, PLATEAU, 10_000) and s.annealed(450, PLATEAU, 10_000)
+    s.observe(500, 99.0, PLATEAU)  # a later jump never restarts the peak
+    assert s.lr(600, 1.0, PLATEAU, 10_000) == pytest.approx(0.1)
+
+
+def test_cosine_schedule_is_lr_at_and_anneals_only_near_its_floor():
+    o = OptimConfig(warmup_steps=10, min_lr_frac=0.1)
+    s = PlateauSchedule()
+    for step in [0, 5, 50, 100, 109]:
+        assert s.lr(step, 1.0, o, 110) == lr_at(step, 1.0, o, 110)
+    s.observe(100, 1.0, o)
+    assert s.decay_start == -1  # a cosine never triggers a decay
+    assert not s.annealed(60, o, 110) and s.annealed(105, o, 110)
+
+
+def test_judge_needs_a_flat_window_at_an_annealed_lr():
+    rising = [(s, 100.0 + s, True) for s in range(0, 1001, 100)]
+    assert not judge(rising, 500, 0.01)["saturated"]
+    assert judge(rising, 500, 0.01)["recent_gain"] == pytest.approx(500 / 600)
+    flat_at_peak = [(s, 100.0, False) for s in range(0, 1001, 100)]
+    assert not judge(flat_at_peak, 500, 0.01)["saturated"]  # the peak's plateau is no verdict
+    flat = [(s, 100.0, s >= 400) for s in range(0, 1001, 100)]
+    assert judge(flat, 500, 0.01)["saturated"]
+    assert not judge(flat[:3], 500, 0.01)["saturated"]  # shorter than the window
+    assert verdict("converged", False) == "memorized"
+    assert verdict("saturated", True) == "saturated"
+    assert verdict("max_steps", False) == "budget" and verdict("plateau", False) == "budget"
+    assert verdict("", False) == ""
+
+
+def test_knee_multiple_places_n_at_the_models_knee():
+    cfg = TrainConfig(model=ModelConfig.preset("cpu-xxs"), knee_multiple=2.0, knee_bpp=2.0)
+    assert cfg.n_seqs_for(1440) == round(2 * 2 * 1440 / 64)
+    assert TrainConfig(data=DataConfig(n_seqs=7)).n_seqs_for(1440) == 7
+
+
+def test_plateau_run_decays_after_a_stall_and_ends_with_a_verdict():
+    cfg = TrainConfig(
+        model=ModelConfig.preset("cpu-xxs"),
+        data=DataConfig(seq_len=16),
+        optim=OptimConfig(
+            lr_scale=0.6, warmup_steps=0, batch_size=0, schedule="plateau", stall_steps=100,
+            decay_steps=100, min_lr_frac=0.05,
+        ),
+        max_steps=3000, eval_every=25, patience=3000, saturation_window=100,
+        knee_multiple=0.5, target_efficiency=0.99,
+    )  # fmt: skip
+    records = []
+    final = train(cfg, report=lambda m, s: records.append(m))
+    assert final["n_seqs"] == round(0.5 * 2 * final["n_params"] / 16)
+    assert final["decay_start"] > 0 and final["verdict"] in {"saturated", "memorized"}
+    assert final["step"] < 3000  # stopped by its verdict, not the cap
+    assert all(r["verdict"] == "" for r in records[:-1])
+    peak = cfg.optim.peak_lr(cfg.model.d_model)
+    assert all(r["lr"] == peak for r in records if r["step"] <= final["decay_start"])
+
+
+def test_plateau_schedule_resumes_exactly():
+    cfg = TrainConfig(
+        model=ModelConfig.preset("cpu-xxs"),
+        data=DataConfig(n_seqs=40, seq_len=16),
+        optim=OptimConfig(
+            batch_size=16, schedule="plateau", stall_steps=50, stall_tol=0.5, decay_steps=100
+        ),
+        max_steps=300, eval_every=50, checkpoint_every=100,
+    )  # fmt: skip
+    saved = {}
+
+    def keep(metrics, state):
+        if state is not None:
+            saved[state.step] = copy.deepcopy(state)
+
+    full = train(cfg, report=keep)
+    assert 0 < full["decay_start"] <= 200
+    resumed = train(cfg, resume=saved[200] if full["decay_start"] <= 100 else saved[100])
+    for k in ["bits_memorized", "lr", "decay_start", "verdict", "train_loss"]:
+        assert resumed[k] == full[k], k

@@ -14,7 +14,11 @@ def _models_by_size(df: pd.DataFrame) -> list[str]:
 
 
 def plot_bits_vs_dataset(df: pd.DataFrame, cap: pd.DataFrame, seq_len: int) -> plt.Figure:
-    """Memorized bits vs dataset size per model, with each model's capacity as a dashed line."""
+    """Memorized bits vs dataset size per model, with each model's capacity as a dashed line.
+
+    Trials stopped by their budget (verdict not memorized/saturated) are drawn hollow: their
+    bits are lower bounds. The line joins the per-N means of all trials.
+    """
     fig, ax = plt.subplots(figsize=(7, 4.5))
     n = np.unique(np.geomspace(1, df["data.n_seqs"].max() * 1.5, 200).round())
     ax.plot(n, n * (seq_len - np.log2(n)), color="0.6", lw=1, label="achievable N(T - log2 N)")
@@ -23,8 +27,13 @@ def plot_bits_vs_dataset(df: pd.DataFrame, cap: pd.DataFrame, seq_len: int) -> p
         d = df[df["model.name"] == name]
         mean = d.groupby("data.n_seqs")["bits_memorized_best"].mean()
         n_params = int(d["n_params"].iloc[0])
-        ax.plot(mean.index, mean.values, "o-", color=color, label=f"{name} ({n_params:,} params)")
-        ax.scatter(d["data.n_seqs"], d["bits_memorized_best"], color=color, s=10, alpha=0.5)
+        ax.plot(mean.index, mean.values, "-", color=color, label=f"{name} ({n_params:,} params)")
+        judged = d["verdict"].isin(["memorized", "saturated"]) if "verdict" in d else True
+        ok, lb = d[judged], d[~judged]
+        ax.scatter(ok["data.n_seqs"], ok["bits_memorized_best"], color=color, s=14, alpha=0.7)
+        ax.scatter(
+            lb["data.n_seqs"], lb["bits_memorized_best"], facecolors="none", edgecolors=color, s=30
+        )
         c = cap.loc[cap["model.name"] == name, "capacity_bits"].mean()
         ax.axhline(c, color=color, ls="--", lw=0.8)
     ax.set_xscale("log", base=2)
@@ -36,7 +45,7 @@ def plot_bits_vs_dataset(df: pd.DataFrame, cap: pd.DataFrame, seq_len: int) -> p
         ax,
         "dataset size N (sequences)",
         "bits_memorized (H(X) - H(X|θ))",
-        title="Memorization saturates at each model's capacity (dashed)",
+        title="Bits vs N; capacity dashed; hollow = stopped by budget (lower bound)",
         legend=7,
     )
 
@@ -44,7 +53,16 @@ def plot_bits_vs_dataset(df: pd.DataFrame, cap: pd.DataFrame, seq_len: int) -> p
 def plot_capacity_fit(cap: pd.DataFrame, fit: FitResult) -> plt.Figure:
     """Capacity vs parameters with the linear fit and Morris et al.'s 3.6 bits/parameter."""
     fig, ax = plt.subplots(figsize=(6, 4.5))
-    ax.scatter(cap["n_params"], cap["capacity_bits"], color="C0", label="capacity (model, seed)")
+    conv = cap["plateau_reached"] if "plateau_reached" in cap else np.ones(len(cap), bool)
+    ax.scatter(
+        cap.loc[conv, "n_params"], cap.loc[conv, "capacity_bits"], color="C0",
+        label="converged capacity (model, seed)",
+    )  # fmt: skip
+    if (~conv).any():
+        ax.scatter(
+            cap.loc[~conv, "n_params"], cap.loc[~conv, "capacity_bits"], facecolors="none",
+            edgecolors="C0", label="lower bound (fitted only if too few converged)",
+        )  # fmt: skip
     x = np.linspace(0, cap["n_params"].max() * 1.1, 50)
     slope, intercept = fit.params
     lo, hi = fit.ci95[0]
@@ -84,3 +102,27 @@ def plot_bits_per_param(per_model: pd.DataFrame) -> plt.Figure:
     ax.set_xscale("log")
     ax.set_ylim(0, max(4.0, float(d["bpp_ci95_high"].max(skipna=True) or 0) * 1.1))
     return finish(fig, ax, "parameters", "bits per parameter at capacity")
+
+
+def plot_protocol(history: pd.DataFrame) -> plt.Figure:
+    """The protocol study: bits/param against CPU-seconds along every run, one line per setting.
+
+    Args:
+        history: one row per evaluation with optim.name, model.name, trial_id, train_seconds,
+            eval_seconds, bits_memorized_best and n_params.
+    """
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for (name, _), d in history.groupby(["optim.name", "trial_id"]):
+        d = d.sort_values("train_seconds")
+        cpu = d["train_seconds"] + d["eval_seconds"]
+        (line,) = ax.plot(cpu, d["bits_memorized_best"] / d["n_params"], lw=1.2)
+        ax.annotate(
+            f"{name}", (cpu.iloc[-1], d["bits_memorized_best"].iloc[-1] / d["n_params"].iloc[-1]),
+            fontsize=7, color=line.get_color(), textcoords="offset points", xytext=(3, 0),
+        )  # fmt: skip
+    ax.set_ylim(bottom=0)
+    models = ", ".join(sorted(history["model.name"].unique()))
+    return finish(
+        fig, ax, "CPU seconds (train + eval)", "best memorized bits per parameter",
+        title=f"Protocol study on {models}", legend=0,
+    )  # fmt: skip

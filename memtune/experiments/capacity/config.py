@@ -9,6 +9,7 @@ rebuilds it with ``TrainConfig.from_dict``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from memtune.core.config import (
@@ -56,6 +57,14 @@ class TrainConfig(ConfigBase):
     target_excess_bits: float = 0.01  # ... or once excess loss over the floor is this (bits/token)
     memorized_slack_bits: float = 1.0  # a sequence counts as memorized within this of its floor
     checkpoint_every: int = 0  # steps between Tune checkpoints; 0 = none (tiny trials rerun faster)
+    # Verdicts (``verdict``): "saturated" = best memorized bits grew by < saturation_tol
+    # (relative) over the last saturation_window steps, all at an annealed lr; such runs stop
+    saturation_window: int = 2000  # steps of flat memorized bits that make a run "saturated"
+    saturation_tol: float = 0.01  # the issue's 1%: relative gain still counted as flat
+    # > 0: N = round(knee_multiple x knee_bpp x params / (T log2 V)) replaces data.n_seqs, so a
+    # grid of multiples places every model's dataset sizes around its expected knee
+    knee_multiple: float = 0.0
+    knee_bpp: float = 2.0  # bits/param assumed for the knee (measured on cpu-*: ~2-2.5)
 
     def __post_init__(self) -> None:
         check_seed(self.seed)
@@ -72,3 +81,14 @@ class TrainConfig(ConfigBase):
         check(self.target_excess_bits >= 0, "target_excess_bits must be >= 0")
         check(self.memorized_slack_bits >= 0, "memorized_slack_bits must be >= 0")
         check(self.checkpoint_every >= 0, "checkpoint_every must be >= 0 (0 = never)")
+        positive_int("saturation_window", self.saturation_window)
+        check(self.saturation_tol >= 0, f"saturation_tol must be >= 0, got {self.saturation_tol}")
+        check(self.knee_multiple >= 0, f"knee_multiple must be >= 0, got {self.knee_multiple}")
+        check(self.knee_bpp > 0, f"knee_bpp must be > 0, got {self.knee_bpp}")
+
+    def n_seqs_for(self, n_params: int) -> int:
+        """Dataset size N of this trial: data.n_seqs, or knee_multiple x the model's knee."""
+        if self.knee_multiple == 0:
+            return self.data.n_seqs
+        bits_per_seq = self.data.seq_len * math.log2(self.data.vocab_size)
+        return max(1, round(self.knee_multiple * self.knee_bpp * n_params / bits_per_seq))
