@@ -33,6 +33,7 @@ def test_old_results_with_missing_fields_still_load():
         (lambda: OptimConfig(decay_steps=-1), ["optim.decay_steps"]),
         (lambda: TrainConfig(saturation_window=0), ["saturation_window"]),
         (lambda: TrainConfig(saturation_tol=-0.1), ["saturation_tol"]),
+        (lambda: TrainConfig(saturation_fraction=1.0), ["saturation_fraction"]),
         (lambda: TrainConfig(knee_multiple=-1.0), ["knee_multiple"]),
     ],
 )

@@ -190,6 +190,11 @@ def test_judge_needs_a_flat_window_at_an_annealed_lr():
     flat = [(s, 100.0, s >= 400) for s in range(0, 1001, 100)]
     assert judge(flat, 500, 0.01)["saturated"]
     assert not judge(flat[:3], 500, 0.01)["saturated"]  # shorter than the window
+    # creeping at a low lr: within 1% over 2,000 steps, not over the last third of the run
+    creep = [(s, 1000.0 + 0.004 * s, s >= 3000) for s in range(0, 12_001, 250)]
+    assert judge(creep, 2000, 0.01)["saturated"]
+    assert not judge(creep, 2000, 0.01, fraction=1 / 3)["saturated"]
+    assert judge(creep, 2000, 0.01, fraction=1 / 3)["recent_gain"] == pytest.approx(16 / 1032)
     assert verdict("converged", False) == "memorized"
     assert verdict("saturated", True) == "saturated"
     assert verdict("max_steps", False) == "budget" and verdict("plateau", False) == "budget"

@@ -53,9 +53,10 @@ def train(
     """Train until the data is memorized, progress stalls, or max_steps; return final metrics.
 
     Stopping rule: efficiency >= target_efficiency or excess loss <= target_excess_bits
-    ("converged"); best memorized bits flat (< saturation_tol) over saturation_window steps at an
-    annealed lr ("saturated", see ``judge``); best memorized bits grew by less than
-    min_improvement (relative) over the last ``patience`` steps ("plateau"); or ``max_steps``.
+    ("converged"); best memorized bits flat (< saturation_tol) over the last saturation_window
+    steps and saturation_fraction of the run, at an annealed lr ("saturated", see ``judge``);
+    best memorized bits grew by less than min_improvement (relative) over the last ``patience``
+    steps ("plateau"); or ``max_steps``.
     Patience is counted from the best value, so a loss plateau shorter than ``patience`` that
     ends in a drop does not stop a run. Every evaluation reports ``verdict`` (``verdict``), set
     once the run stops: memorized, saturated or budget.
@@ -124,7 +125,9 @@ def train(
         state.history.append(
             (state.step, state.best_bits, sched.annealed(state.step, cfg.optim, cfg.max_steps))
         )
-        judged = judge(state.history, cfg.saturation_window, cfg.saturation_tol)
+        judged = judge(
+            state.history, cfg.saturation_window, cfg.saturation_tol, cfg.saturation_fraction
+        )
         stop_reason = _stop_reason(cfg, state, summary, judged["saturated"])
         meter.eval_finished()
         metrics = {
@@ -159,21 +162,27 @@ def train(
     return metrics
 
 
-def judge(history: list[tuple[int, float, bool]], window: int, tol: float) -> dict[str, Any]:
+def judge(
+    history: list[tuple[int, float, bool]], window: int, tol: float, fraction: float = 0.0
+) -> dict[str, Any]:
     """Whether memorized bits have saturated, from the evaluations so far.
 
     Args:
         history: (step, best memorized bits so far, lr annealed at that step) per evaluation.
-        window: steps over which the best must be flat.
+        window: the fewest steps over which the best must be flat.
         tol: relative gain over the window still counted as flat.
+        fraction: the window is also at least this share of the steps so far (1/3: the ground
+            truth's "< 1% over the last third"). At a low lr bits creep: a short window can be
+            flat at a level the run still leaves, a window that grows with the run cannot.
     Returns:
-        ``saturated``: the best grew by at most ``tol`` over the last ``window`` steps, every one
+        ``saturated``: the best grew by at most ``tol`` over the last window, every one
         of them at an annealed lr (a flat stretch at the peak lr is the peak's own plateau, which
         the decay still lifts); ``recent_gain``: the best's relative gain over the last
         ``window`` steps (or since the first evaluation, if the run is shorter): the slope a
         budget-limited run reports.
     """
     step, best, _ = history[-1]
+    window = max(window, math.ceil(fraction * step))
     earlier = [h for h in history if h[0] <= step - window]
     ref = earlier[-1] if earlier else history[0]
     gain = (best - ref[1]) / max(abs(ref[1]), 1.0)
