@@ -30,13 +30,23 @@ def three_models(budget_bits=3000.0):
 
 
 def test_budget_trials_are_not_capacity_evidence(tmp_path):
-    df = three_models(budget_bits=5000.0)  # more bits than b's saturated 4000, but unjudged
-    summary = analyze(df, tmp_path)
+    summary = analyze(three_models(budget_bits=3000.0), tmp_path)  # less than b's saturated 4000
     assert summary["bits_per_param"] == pytest.approx(2.0, rel=0.02)
-    assert summary["fit_on"] == "converged capacities"
+    assert summary["fit_on"] == "converged capacities" and summary["n_points"] == 6
     assert summary["verdicts"] == {"memorized": 6, "saturated": 6, "budget": 1}
     text = format_report(summary)
     assert "trial verdicts:" in text and "2/2" in text and "/2 LB" not in text
+
+
+def test_a_budget_trial_storing_more_than_the_saturated_ones_makes_the_capacity_a_bound(tmp_path):
+    # b seed 0 stored 5,000 bits in a run stopped by its budget: its capacity is at least that,
+    # not the 4,000 its saturated trial ended on, and it is not converged
+    summary = analyze(three_models(budget_bits=5000.0), tmp_path)
+    b0 = pd.read_csv(tmp_path / "capacity.csv").query("`model.name` == 'b' and seed == 0")
+    assert b0["capacity_bits"].item() == 5000.0 and not b0["plateau_reached"].item()
+    assert summary["n_points"] == 5  # fitted on the converged capacities only
+    text = format_report(summary)
+    assert "lower bound: b seed 0" in text and "saturated trials stored 20% less" in text
     for f in ["bits_vs_dataset.png", "capacity_vs_params.png", "summary.json"]:
         assert (tmp_path / f).exists()
 

@@ -73,21 +73,24 @@ def capacity_status(best_verdict: str, has_evidence: bool) -> str:
 def capacities(df: pd.DataFrame) -> pd.DataFrame:
     """One row per (model, seed): capacity as the plateau over dataset sizes.
 
-    Only memorized/saturated trials count as evidence; a group without any falls back to all
-    its trials, and its capacity is a budget-limited lower bound.
+    Capacity is the most bits any trial stored: a model holds at least what it was measured
+    to hold. It is converged only when that trial saturated; when a trial stopped by its budget
+    stored more than every saturated one, the capacity is that trial's bits and a lower bound
+    (the saturated runs ended on a lower plateau, or bits fall with N).
 
     Returns columns model.name, seed, n_params, capacity_bits, bpp, n_seqs_at_capacity,
     efficiency_at_capacity, verdict_at_capacity, status, plateau_reached, max_seqs_memorized,
-    n_sizes, n_budget.
+    n_sizes, n_budget, best_saturated_bits.
     """
     rows = []
     for (name, seed), d in df.groupby(["model.name", "seed"], sort=False):
         evidence = d[d["verdict"].isin(EVIDENCE)]
-        pool = evidence if not evidence.empty else d
-        best = pool.loc[pool["bits_memorized_best"].idxmax()]
+        best = d.loc[d["bits_memorized_best"].idxmax()]
         n_params = int(d["n_params"].iloc[0])
         eff = float(best["bits_memorized_best"] / best["bits_achievable"])
-        status = capacity_status(str(best["verdict"]), not evidence.empty)
+        judged = str(best["verdict"]) in EVIDENCE
+        status = capacity_status(str(best["verdict"]), judged)
+        saturated = evidence.loc[evidence["verdict"] == "saturated", "bits_memorized_best"]
         rows.append({
             "model.name": name,
             "seed": seed,
@@ -102,6 +105,7 @@ def capacities(df: pd.DataFrame) -> pd.DataFrame:
             "max_seqs_memorized": int(d["seqs_memorized"].max()),
             "n_sizes": int(d["data.n_seqs"].nunique()),
             "n_budget": int((~d["verdict"].isin(EVIDENCE)).sum()),
+            "best_saturated_bits": float(saturated.max()) if len(saturated) else float("nan"),
         })  # fmt: skip
     return pd.DataFrame(rows).sort_values(["n_params", "seed"]).reset_index(drop=True)
 
@@ -167,6 +171,12 @@ def lower_bound_reason(row: pd.Series, df: pd.DataFrame) -> str:
     best = d.loc[d["bits_memorized_best"].idxmax()]
     gain = best.get("recent_gain", float("nan"))
     rising = f", still rising {gain:+.1%} over its last window" if pd.notna(gain) else ""
+    if pd.notna(row.get("best_saturated_bits", float("nan"))):
+        less = 1 - row["best_saturated_bits"] / row["capacity_bits"]
+        return (
+            f"its best trial ({where}) ran out of steps{rising}; its saturated trials stored "
+            f"{less:.0%} less"
+        )
     return f"no trial memorized or saturated; its best ({where}) ran out of steps{rising}"
 
 
