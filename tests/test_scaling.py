@@ -336,5 +336,9 @@ def test_presets_expand_to_valid_grids_and_paper_is_the_seeds_grid():
     assert list(paper[0]["eval_epochs"]) == [
         1, 2, 5, 10, 20, 50, 75, 100, 150, 200, 375, 500, 562, 750, 1000, 1500, 3000
     ]  # fmt: skip
+    seed = trials["seed"]  # the seed's 17 counts on 3 seed sets spanning 100x, same targets
+    assert sorted(c["seed_set_tokens"] for c in seed) == [320, 3_200, 32_000]
+    assert all(list(c["eval_epochs"]) == list(paper[0]["eval_epochs"]) for c in seed)
+    assert all(c["corpus"]["n_targets"] < 320 // c["corpus"]["doc_len"] for c in seed)
     for c in trials["default"]:  # constant lr: a report after e epochs is an e-epoch run
         assert c["optim"]["min_lr_frac"] == 1.0

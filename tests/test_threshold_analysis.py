@@ -73,3 +73,52 @@ def test_analysis_of_a_missing_path(tmp_path):
 def test_resume_without_an_experiment(tmp_path):
     proc = run_py("sweeps/threshold.py", "--resume", "--storage-path", str(tmp_path))
     assert_one_line_error(proc, "--resume", "no threshold experiment")
+
+
+def exact(arch, budget, n_layer, n_head, seed, n_params, threshold, protocol):
+    """Probes that put a group's threshold at exactly ``threshold``."""
+    rows = probes(arch, budget, n_layer, n_head, seed, n_params,
+                  {threshold: 1, threshold + 1: 0})  # fmt: skip
+    return [{**r, "protocol": protocol} for r in rows]
+
+
+def test_each_seed_claim_gets_a_verdict_per_protocol_and_one_overall(tmp_path):
+    """Under "seed" every claim holds; under "converged" deep MLPs do not collapse and heads do
+    not help: those two differ by protocol."""
+    rows = []
+    for seed, jitter in ((0, 0), (1, 4)):
+        for protocol, deep, many_heads in (("seed", 50, 80), ("converged", 900, 300)):
+            rows += exact("mlp", 10_000, 1, 1, seed, 9949, 500 + jitter, protocol)
+            rows += exact("mlp", 10_000, 4, 1, seed, 9900, 300 + jitter, protocol)
+            rows += exact("mlp", 90_000, 1, 1, seed, 89947, 4600 + jitter, protocol)
+            rows += exact("mlp", 90_000, 4, 1, seed, 89000, deep + jitter, protocol)
+            rows += exact("transformer", 64_000, 1, 1, seed, 62650, 60 + jitter, protocol)
+            rows += exact("transformer", 64_000, 1, 32, seed, 52672, many_heads + jitter,
+                          protocol)  # fmt: skip
+            rows += exact("transformer", 64_000, 2, 1, seed, 63000, 45 + jitter, protocol)
+            rows += exact("transformer", 64_000, 2, 32, seed, 60000, 70 + jitter, protocol)
+    summary = analyze(pd.DataFrame(rows), tmp_path)
+    claims = pd.read_csv(tmp_path / "claims.csv", keep_default_na=False)
+    verdict = {(r.claim_id, r.protocol): r.verdict for r in claims.itertuples()}
+    assert verdict["mlp_shallow", "seed"] == verdict["mlp_shallow", "converged"] == "held"
+    assert verdict["mlp_deep_collapse", "seed"] == "held"
+    assert verdict["mlp_deep_collapse", "converged"] == "did not hold"
+    assert verdict["mlp_deep_collapse", "all"] == "differs by protocol"
+    assert verdict["heads_help", "seed"] == "held"
+    assert verdict["heads_help", "converged"] == "held"
+    # 2 blocks / 1 block: seed 45/60 and 70/80 (median 0.81); converged 45/60, 70/300 (0.49)
+    assert verdict["depth_mildly_hurts", "seed"] == "held (within the seed range)" or verdict[
+        "depth_mildly_hurts", "seed"] == "held"  # fmt: skip
+    assert verdict["depth_mildly_hurts", "converged"].startswith("did not hold")
+    assert verdict["transformers_less_efficient", "all"] == "held"
+    assert "Deep MLPs collapse even with more parameters: differs by protocol" in summary["report"]
+    models = pd.read_csv(tmp_path / "models.csv", keep_default_na=False)
+    assert set(models["protocol"]) == {"seed", "converged"} and len(models) == 16
+    assert (models["n_seeds"] == 2).all()
+
+
+def test_a_table_without_protocols_is_one_protocol(tmp_path):
+    rows = probes("mlp", 10_000, 1, 1, 0, 9949, {64: 1, 128: 0})
+    analyze(pd.DataFrame(rows), tmp_path)
+    models = pd.read_csv(tmp_path / "models.csv", keep_default_na=False)
+    assert models["protocol"].tolist() == [""]

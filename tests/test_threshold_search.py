@@ -214,3 +214,28 @@ def test_group_search_splits_the_interval_between_probes_in_flight():
     assert g.propose() == 40  # the widest gap is now (32, 48)
     g.start_probe("b", 40)
     assert g.propose() == 56
+
+
+@pytest.mark.parametrize("t", [37, 500, 777])
+def test_a_relative_tolerance_stops_early_and_keeps_a_memorized_threshold(t):
+    exact, _ = run(ThresholdSearcher(groups_for([t]), start=START, n_max=N_MAX), 1,
+                   random.Random(0))  # fmt: skip
+    loose = ThresholdSearcher(groups_for([t]), start=START, n_max=N_MAX, rel_tol=0.05)
+    loose, probes = run(loose, 1, random.Random(0))
+    (g,) = loose.summary()["groups"]
+    # the answer was memorized, and the first failure lies within 5% of it above
+    assert g["threshold"] <= t < g["first_failure"] <= g["threshold"] + max(1, int(0.05 * g[
+        "threshold"]))  # fmt: skip
+    fewer = len(probes) < exact.summary()["groups"][0]["n_probes"]
+    assert fewer or int(0.05 * t) <= 1  # at 37, 5% is under one mapping: the exact search
+
+
+def test_a_cap_per_group_from_its_config():
+    groups = groups_for([300, 300])
+    searcher = ThresholdSearcher(
+        groups, start=START, n_max=lambda g: 64 if g["g"] else N_MAX, max_concurrent=2
+    )
+    searcher, _ = run(searcher, 2, random.Random(1))
+    first, second = searcher.summary()["groups"]
+    assert (first["threshold"], first["censored"]) == (300, False)
+    assert (second["threshold"], second["censored"]) == (64, True)

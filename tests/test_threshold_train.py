@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from memtune.core.config import ConfigError, OptimConfig
+from memtune.core.config import ConfigError, OptimConfig, replace
 from memtune.core.models import count_params
 from memtune.experiments.threshold.config import (
     BudgetModelConfig,
@@ -132,3 +132,13 @@ def test_minibatches_when_the_data_outgrows_the_batch():
     )  # fmt: skip
     final = train_threshold(cfg)
     assert final["epochs"] == 4 and final["step"] == 4 * (100 // 32)
+
+
+def test_the_seeds_3_epoch_patience_does_not_stop_a_probe_during_the_warmup():
+    """Full batch: an epoch is one step, and the warmup's tiny lr makes no 1% progress."""
+    cfg = ThresholdConfig(
+        data=MappingConfig(n_pairs=64), optim=replace(FAST, warmup_steps=50), max_epochs=400,
+        eval_every=1, patience=3,
+    )  # fmt: skip
+    final = train_threshold(cfg)
+    assert final["epochs"] > 50

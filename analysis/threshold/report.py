@@ -34,13 +34,16 @@ from analysis.common.load import (
     require_columns,
     with_incomplete,
 )
+from analysis.threshold.claims import format_claims, judge_claims
 from memtune.core.bisection import flips, resolve, unresolved
 from memtune.core.cli import UsageError
 from memtune.experiments.threshold.config import ThresholdConfig
 
-GROUP = ["model.arch", "model.budget", "model.n_layer", "model.n_head", "seed"]
+# "protocol" names the stopping rule (a config field; "" in stores and tables without it): the
+# same model under two rules is two searches and two rows of every table, never one.
+GROUP = ["protocol", "model.arch", "model.budget", "model.n_layer", "model.n_head", "seed"]
 MODEL = GROUP[:-1]
-REQUIRED = [*GROUP, "data.n_pairs", "memorized", "n_params"]
+REQUIRED = [*GROUP[1:], "data.n_pairs", "memorized", "n_params"]
 DEFAULT_SEQ_LEN = DEFAULT_VOCAB = 10  # the seed's task, for plain tables without the columns
 
 # The seed's tables (004 README): budget -> (best depth or heads, threshold in sequences).
@@ -91,7 +94,7 @@ def thresholds(df: pd.DataFrame, not_ended: pd.DataFrame | None = None) -> pd.Da
 
 
 def _label(key: tuple) -> str:
-    arch, budget, n_layer, n_head, _ = key
+    _, arch, budget, n_layer, n_head, _ = key
     heads = f"-H{n_head}" if arch == "transformer" else ""
     return f"{arch}-{budget / 1000:g}k-L{n_layer}{heads}"
 
@@ -113,7 +116,8 @@ def per_model(th: pd.DataFrame) -> pd.DataFrame:
             "censored": bool(d["censored"].any()),
             "resolved": bool(d["resolved"].all()),
         })  # fmt: skip
-    return pd.DataFrame(rows).sort_values(["model.arch", "n_params"]).reset_index(drop=True)
+    order = ["protocol", "model.arch", "n_params", "model.n_layer", "model.n_head"]
+    return pd.DataFrame(rows).sort_values(order).reset_index(drop=True)
 
 
 def best_by_budget(models: pd.DataFrame, arch: str, by: str) -> pd.DataFrame:
@@ -121,14 +125,15 @@ def best_by_budget(models: pd.DataFrame, arch: str, by: str) -> pd.DataFrame:
     d = models[models["model.arch"] == arch]
     if d.empty:
         return pd.DataFrame()
-    best = d.loc[d.groupby("model.budget")["threshold_mean"].idxmax()]
+    best = d.loc[d.groupby(["protocol", "model.budget"])["threshold_mean"].idxmax()]
     seed = SEED_MLP if arch == "mlp" else SEED_TRANSFORMER
     best = best.assign(
         seed_best=[seed.get(b, (None, None))[0] for b in best["model.budget"]],
         seed_threshold=[seed.get(b, (None, None))[1] for b in best["model.budget"]],
     )
-    return best[["model.budget", "label", by, "n_params", "threshold_mean", "threshold_min",
-                 "threshold_max", "bits_per_param", "seed_best", "seed_threshold"]]  # fmt: skip
+    return best[["protocol", "model.budget", "label", by, "n_params", "threshold_mean",
+                 "threshold_min", "threshold_max", "bits_per_param", "seed_best",
+                 "seed_threshold"]]  # fmt: skip
 
 
 def format_report(
@@ -136,18 +141,24 @@ def format_report(
     models: pd.DataFrame,
     unfinished: list[dict[str, str]] = (),
     n_trials: int = 0,
+    claims: pd.DataFrame | None = None,
 ) -> str:
+    protocols = th["protocol"].unique().tolist()
     lines = [
         f"memorization thresholds of {len(th)} groups ({int(th['n_probes'].sum())} probes):",
         "",
-        f"  {'model':<24}{'params':>9}{'seeds':>6}{'threshold':>11}{'min-max':>13}"
+        f"  {'protocol':<11}"
+        * (len(protocols) > 1)
+        + f"{'model':<24}{'params':>9}{'seeds':>6}{'threshold':>11}{'min-max':>13}"
         f"{'bits/param':>11}{'flips':>6}",
     ]
     for _, m in models.iterrows():
         mark = ">=" if m["censored"] or not m["resolved"] else ""
         spread = f"{m['threshold_min']}-{m['threshold_max']}"
         lines.append(
-            f"  {m['label']:<24}{m['n_params']:>9,}{m['n_seeds']:>6}"
+            f"  {m['protocol']:<11}"
+            * (len(protocols) > 1)
+            + f"{m['label']:<24}{m['n_params']:>9,}{m['n_seeds']:>6}"
             f"{mark + format(m['threshold_mean'], '.1f'):>11}{spread:>13}"
             f"{m['bits_per_param']:>11.3f}{m['n_flips']:>6}"
         )
@@ -157,15 +168,20 @@ def format_report(
         if best.empty:
             continue
         lines += ["", f"  {arch}: best {what} per budget (seed 004's table beside it)",
-                  f"  {'budget':>9}{'best ' + what:>12}{'threshold':>11}{'seed ' + what:>12}"
+                  f"  {'protocol':<11}" * (len(protocols) > 1)
+                  + f"{'budget':>9}{'best ' + what:>12}{'threshold':>11}{'seed ' + what:>12}"
                   f"{'seed threshold':>16}"]  # fmt: skip
         for _, b in best.iterrows():
             seed_by = "-" if b["seed_best"] is None else str(b["seed_best"])
             seed_th = "-" if b["seed_threshold"] is None else str(b["seed_threshold"])
             lines.append(
-                f"  {b['model.budget']:>9,}{b[by]:>12}{b['threshold_mean']:>11.1f}"
+                f"  {b['protocol']:<11}"
+                * (len(protocols) > 1)
+                + f"{b['model.budget']:>9,}{b[by]:>12}{b['threshold_mean']:>11.1f}"
                 f"{seed_by:>12}{seed_th:>16}"
             )
+    if claims is not None and not claims.empty:
+        lines += format_claims(claims)
     if th["censored"].any():
         lines.append("  warning: '>=' marks groups that memorized the largest size probed")
     for _, g in th[~th["resolved"]].iterrows():
@@ -193,6 +209,9 @@ def analyze(df: pd.DataFrame, out: Path) -> dict[str, Any]:
     )
 
     require_columns(df, REQUIRED, "threshold analysis")
+    if "protocol" not in df:
+        df = df.assign(protocol="")  # a store or table from before protocols were named
+    df = df.assign(protocol=df["protocol"].fillna("").astype(str))
     n_trials = len(df)
     ended, unfinished = finished_trials(df)
     not_ended = df.loc[df.index.difference(ended.index)]
@@ -209,6 +228,8 @@ def analyze(df: pd.DataFrame, out: Path) -> dict[str, Any]:
     df.to_csv(out / "probes.csv", index=False)
     th.to_csv(out / "thresholds.csv", index=False)
     models.to_csv(out / "models.csv", index=False)
+    claims = judge_claims(models)
+    claims.to_csv(out / "claims.csv", index=False)
     summary = {
         "n_groups": len(th),
         "n_probes": int(len(df)),
@@ -216,6 +237,7 @@ def analyze(df: pd.DataFrame, out: Path) -> dict[str, Any]:
         **completeness(df, unfinished),
         "models": models.to_dict(orient="records"),
         "groups": th.to_dict(orient="records"),
+        "claims": claims.to_dict(orient="records"),
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=_json))
     figures = {
@@ -226,9 +248,9 @@ def analyze(df: pd.DataFrame, out: Path) -> dict[str, Any]:
     }
     for fname, fig in figures.items():
         fig.savefig(out / fname, dpi=120)
-    files = ["probes.csv", "thresholds.csv", "models.csv", "summary.json", *figures]
+    files = ["probes.csv", "thresholds.csv", "models.csv", "claims.csv", "summary.json", *figures]
     summary["outputs"] = [str(out / f) for f in files]
-    summary["report"] = format_report(th, models, unfinished, n_trials)
+    summary["report"] = format_report(th, models, unfinished, n_trials, claims)
     return summary
 
 

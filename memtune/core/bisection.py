@@ -81,12 +81,18 @@ class GroupSearch:
     n_probes: int = 0  # outcomes received, repeats of a size included
     n_errors: int = 0  # probes that errored (no outcome; their size is probed again)
     max_errors: int = 2  # errored probes of one size before the group is left unresolved
+    # Stop bisecting once the first failure is within rel_tol x threshold of it (0: exact).
+    # Seeds differ by several percent, so the last few probes of an exact search, the slowest
+    # ones (near the threshold), buy precision that the spread over seeds throws away.
+    rel_tol: float = 0.0
     errors: dict[int, int] = field(default_factory=dict)  # N -> errored probes of it
     errored: dict[str, int] = field(default_factory=dict)  # trial id -> N of an errored probe
 
     def __post_init__(self) -> None:
         if not 1 <= self.start <= self.n_max:
             raise ValueError(f"need 1 <= start <= n_max, got start={self.start} n_max={self.n_max}")
+        if not 0 <= self.rel_tol < 1:
+            raise ValueError(f"need 0 <= rel_tol < 1, got {self.rel_tol}")
 
     @property
     def bounds(self) -> tuple[int, int | None]:
@@ -103,7 +109,9 @@ class GroupSearch:
         if self.unresolved:
             return True
         lo, hi = self.bounds
-        return hi == lo + 1 if hi is not None else lo >= self.n_max
+        if hi is None:
+            return lo >= self.n_max
+        return hi - lo <= max(1, int(self.rel_tol * lo))
 
     def propose(self) -> int | None:
         """The most informative size not yet probed nor in flight, or None if there is none."""
@@ -120,7 +128,7 @@ class GroupSearch:
         # bisection: split the widest gap between lo, the sizes in flight inside (lo, hi), and hi
         cuts = sorted({lo, hi, *(n for n in busy if lo < n < hi)})
         a, b = max(zip(cuts[:-1], cuts[1:], strict=True), key=lambda ab: ab[1] - ab[0])
-        return (a + b) // 2 if b - a >= 2 else None
+        return (a + b) // 2 if b - a > max(1, int(self.rel_tol * lo)) else None
 
     def start_probe(self, trial_id: str, n: int) -> None:
         self.pending[trial_id] = n

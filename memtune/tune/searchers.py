@@ -32,6 +32,7 @@ import copy
 import json
 import os
 import pickle
+from collections.abc import Callable
 from typing import Any
 
 from ray.tune.search import Searcher
@@ -64,9 +65,12 @@ class ThresholdSearcher(Searcher):
         key: dotted path of the searched size in the config (default ``data.n_pairs``).
         metric: the trial result that says whether the size was learned (truthy = yes).
         start: first size each group probes; doubling goes start, 2 start, ... up to n_max.
-        n_max: largest size probed; a group that memorizes it is reported as censored.
+        n_max: largest size probed, or a function of the group's config giving it (a cap for
+            the groups whose probes are slow); a group that memorizes it is censored.
         max_concurrent: probes in flight at once (the CPU slots); Tune's
             ``max_concurrent_trials`` (a ``ConcurrencyLimiter``) overrides it.
+        rel_tol: a group is done once its first failure is within ``rel_tol`` x its threshold
+            (0: bisect to the exact size); the threshold is still the largest N memorized.
     """
 
     def __init__(
@@ -75,8 +79,9 @@ class ThresholdSearcher(Searcher):
         key: str = "data.n_pairs",
         metric: str = "memorized",
         start: int = 16,
-        n_max: int = 4096,
+        n_max: int | Callable[[dict[str, Any]], int] = 4096,
         max_concurrent: int = 1,
+        rel_tol: float = 0.0,
     ) -> None:
         super().__init__(metric=metric, mode="max")
         if not groups:
@@ -85,7 +90,8 @@ class ThresholdSearcher(Searcher):
             raise ValueError(f"max_concurrent must be >= 1, got {max_concurrent}")
         self.groups = [copy.deepcopy(g) for g in groups]
         self.key = tuple(key.split("."))
-        self.searches = [GroupSearch(start=start, n_max=n_max) for _ in groups]
+        caps = [n_max(g) if callable(n_max) else n_max for g in groups]
+        self.searches = [GroupSearch(start=start, n_max=c, rel_tol=rel_tol) for c in caps]
         self.max_concurrent = max_concurrent
         self.trial_group: dict[str, int] = {}  # every trial id suggested -> its group
         self.log: list[dict[str, Any]] = []  # every outcome in arrival order

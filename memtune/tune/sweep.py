@@ -56,6 +56,10 @@ class Sweep:
     # None runs the grid itself, one trial per point.
     search: Callable[[list[dict[str, Any]], int], Any] | None = None
     searched: str = ""  # dotted config key the searcher varies, added to trial names
+    # Which grid points to keep (a predicate on the config dict), for grids that are not a
+    # full cross product (the threshold table runs some models under one rule only). Searched
+    # sweeps only: a plain grid goes to Tune's grid_search, which crosses every axis.
+    keep: Callable[[dict[str, Any]], bool] | None = None
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -98,7 +102,13 @@ def expand(sweep: Sweep) -> list[dict[str, Any]]:
         d = merged
         for (path, _), value in zip(axes, combo, strict=True):
             d = _set(d, path, value)
-        configs.append(type(sweep.base).from_dict(d).to_dict())
+        config = type(sweep.base).from_dict(d).to_dict()
+        if sweep.keep is None or sweep.keep(config):
+            configs.append(config)
+    if sweep.keep is not None and sweep.search is None:
+        raise ConfigError("a sweep with keep= needs a search (Tune's grid crosses every axis)")
+    if not configs:
+        raise ConfigError("the sweep keeps no grid point; loosen its keep= rule")
     return configs
 
 

@@ -91,6 +91,9 @@ THRESHOLD_OPTIM = OptimConfig(lr=1e-2, batch_size=256, warmup_steps=50, weight_d
 class ThresholdConfig(ConfigBase):
     """One probe: model at a budget, N mappings, optimizer, stopping rule and seed."""
 
+    # Names the stopping rule (e.g. "seed", "converged") so that one experiment can hold the same
+    # models under two rules: the analysis keeps every protocol's searches apart.
+    protocol: str = ""
     model: BudgetModelConfig = field(default_factory=BudgetModelConfig)
     data: MappingConfig = field(default_factory=MappingConfig)
     optim: OptimConfig = THRESHOLD_OPTIM  # no weight decay: it fights exact memorization
@@ -101,6 +104,7 @@ class ThresholdConfig(ConfigBase):
     min_improvement: float = 0.01  # relative loss drop that counts as progress
 
     def __post_init__(self) -> None:
+        check(isinstance(self.protocol, str), f"protocol must be a string, got {self.protocol!r}")
         check_seed(self.seed)
         positive_int("max_epochs", self.max_epochs)
         positive_int("eval_every", self.eval_every)

@@ -60,7 +60,9 @@ def train_threshold(
     """Train until every output token is right, progress stalls, or max_epochs.
 
     Progress, for the patience count, is a new best token accuracy or a training loss below
-    (1 - min_improvement) of the best so far; patience counts epochs since the last progress.
+    (1 - min_improvement) of the best so far; patience counts epochs since the last progress,
+    from the end of the warmup (with full batches and the seed's 3-epoch patience, the warmup's
+    tiny lr would otherwise read as a plateau after 3 steps).
 
     Args:
         cfg: the probe's configuration.
@@ -101,7 +103,8 @@ def train_threshold(
         tokens, seqs = count_correct(model, x, y)
         token_acc = tokens.item() / (N * T)
         train_loss = meter.take_train_loss_nats()
-        if token_acc > best_acc or train_loss < best_loss * (1 - cfg.min_improvement):
+        in_warmup = step + 1 <= cfg.optim.warmup_steps  # a tiny lr is no plateau
+        if in_warmup or token_acc > best_acc or train_loss < best_loss * (1 - cfg.min_improvement):
             progress_epoch = epoch
         best_acc, best_loss = max(best_acc, token_acc), min(best_loss, train_loss)
         memorized = tokens.item() == N * T

@@ -1,0 +1,190 @@
+"""Seed 004's claims, each checked against the measured thresholds, per stopping protocol.
+
+The seed states five qualitative findings beside its two tables. Each is turned here into one
+comparison of per-model thresholds (mean over seeds, with the range over seeds), so that a
+verdict is a reading of the numbers, not of a plot: ``held``, ``did not hold``, or ``not
+measured`` when the experiment lacks the models it needs. When an experiment holds several
+protocols (the seed's 3-epoch plateau stop and memtune's converged rule), every claim is judged
+under each, and the overall verdict is ``differs by protocol`` when they disagree. A comparison
+whose two sides' seed ranges overlap is marked "(within the seed range)": it held or failed on
+the means only.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from scipy.stats import spearmanr
+
+# The seed's claims, in its words, with the comparison that tests each.
+CLAIMS = {
+    "mlp_shallow": (
+        "Wider and shallower MLPs memorize better",
+        "at every budget, 1 hidden layer has the highest threshold of depths 1-4",
+    ),
+    "mlp_deep_collapse": (
+        "Deep MLPs collapse even with more parameters",
+        "the deepest MLP at the largest budget memorizes fewer mappings than the shallowest "
+        "at the smallest budget",
+    ),
+    "heads_help": (
+        "Attention heads improve memorization",
+        "at every budget and depth, the most heads beat 1 head (and Spearman rho > 0)",
+    ),
+    "depth_mildly_hurts": (
+        "Depth mildly reduces performance (transformers)",
+        "2 blocks memorize less than 1 at the same budget and heads, but more than half as much "
+        "(median ratio in [0.5, 1))",
+    ),
+    "transformers_less_efficient": (
+        "Transformers less efficient than MLPs for pure memorization",
+        "the best transformer stores fewer bits per parameter at its threshold than the best MLP",
+    ),
+}
+
+
+def _fmt(m: pd.Series) -> str:
+    mark = ">=" if m["censored"] or not m["resolved"] else ""
+    spread = "" if m["threshold_min"] == m["threshold_max"] else (
+        f" [{m['threshold_min']}-{m['threshold_max']}]"
+    )  # fmt: skip
+    return f"{mark}{m['threshold_mean']:.0f}{spread}"
+
+
+def _apart(a: pd.Series, b: pd.Series) -> bool:
+    """Whether a beats b on every seed (a's smallest above b's largest), or the reverse."""
+    return a["threshold_min"] > b["threshold_max"] or b["threshold_min"] > a["threshold_max"]
+
+
+def _verdict(ok: bool, apart: bool) -> str:
+    return ("held" if ok else "did not hold") + ("" if apart else " (within the seed range)")
+
+
+def _mlp_shallow(d: pd.DataFrame) -> tuple[str, str]:
+    mlp = d[d["model.arch"] == "mlp"]
+    parts, ok, apart = [], True, True
+    for budget, g in mlp.groupby("model.budget"):
+        if g["model.n_layer"].nunique() < 2:
+            continue
+        g = g.sort_values("model.n_layer")
+        best = g.loc[g["threshold_mean"].idxmax()]
+        shallow = g.iloc[0]
+        runner_up = g[g["model.n_layer"] != shallow["model.n_layer"]]
+        rival = runner_up.loc[runner_up["threshold_mean"].idxmax()]
+        ok &= best["model.n_layer"] == shallow["model.n_layer"]
+        apart &= _apart(shallow, rival)
+        depths = ", ".join(f"L{int(r['model.n_layer'])} {_fmt(r)}" for _, r in g.iterrows())
+        parts.append(f"{budget / 1000:g}K: {depths}")
+    if not parts:
+        return "not measured", "needs MLPs of 2 or more depths at one budget"
+    return _verdict(ok, apart), "; ".join(parts)
+
+
+def _mlp_deep_collapse(d: pd.DataFrame) -> tuple[str, str]:
+    mlp = d[d["model.arch"] == "mlp"]
+    if mlp["model.budget"].nunique() < 2 or mlp["model.n_layer"].nunique() < 2:
+        return "not measured", "needs MLPs at 2 or more budgets and depths"
+    small, large = mlp["model.budget"].min(), mlp["model.budget"].max()
+    lo = mlp[mlp["model.budget"] == small].sort_values("model.n_layer").iloc[0]
+    hi = mlp[mlp["model.budget"] == large].sort_values("model.n_layer").iloc[-1]
+    ok = hi["threshold_mean"] < lo["threshold_mean"]
+    text = (
+        f"{large / 1000:g}K L{int(hi['model.n_layer'])} {_fmt(hi)} vs "
+        f"{small / 1000:g}K L{int(lo['model.n_layer'])} {_fmt(lo)}"
+    )
+    return _verdict(ok, _apart(hi, lo)), text
+
+
+def _heads_help(d: pd.DataFrame) -> tuple[str, str]:
+    tr = d[d["model.arch"] == "transformer"]
+    parts, ok, apart, rhos = [], True, True, []
+    for (budget, n_layer), g in tr.groupby(["model.budget", "model.n_layer"]):
+        if g["model.n_head"].nunique() < 2:
+            continue
+        g = g.sort_values("model.n_head")
+        one, most = g.iloc[0], g.iloc[-1]
+        ok &= most["threshold_mean"] > one["threshold_mean"]
+        apart &= _apart(most, one)
+        rho = spearmanr(g["model.n_head"], g["threshold_mean"]).statistic
+        rhos.append(rho)
+        parts.append(
+            f"{budget / 1000:g}K L{n_layer}: H{int(one['model.n_head'])} {_fmt(one)} -> "
+            f"H{int(most['model.n_head'])} {_fmt(most)} (rho {rho:+.2f})"
+        )
+    if not parts:
+        return "not measured", "needs transformers of 2 or more head counts at one budget"
+    ok &= bool(pd.Series(rhos).mean() > 0)
+    return _verdict(ok, apart), "; ".join(parts)
+
+
+def _depth_mildly_hurts(d: pd.DataFrame) -> tuple[str, str]:
+    tr = d[d["model.arch"] == "transformer"]
+    one = tr[tr["model.n_layer"] == 1].set_index(["model.budget", "model.n_head"])
+    two = tr[tr["model.n_layer"] == 2].set_index(["model.budget", "model.n_head"])
+    both = one.index.intersection(two.index)
+    if both.empty:
+        return "not measured", "needs transformers of 1 and 2 blocks at the same budget and heads"
+    ratios = two.loc[both, "threshold_mean"] / one.loc[both, "threshold_mean"].where(
+        one.loc[both, "threshold_mean"] > 0
+    )
+    median = float(ratios.median())
+    worse = int((ratios < 1).sum())
+    apart = sum(_apart(one.loc[k], two.loc[k]) for k in both)
+    text = (
+        f"2 blocks / 1 block: median {median:.2f} (range {ratios.min():.2f}-{ratios.max():.2f}) "
+        f"over {len(both)} shapes; 2 blocks lower in {worse}, seed ranges apart in {apart}"
+    )
+    return _verdict(0.5 <= median < 1, apart > len(both) / 2), text
+
+
+def _transformers_less_efficient(d: pd.DataFrame) -> tuple[str, str]:
+    by_arch = dict(list(d.groupby("model.arch")))
+    if set(by_arch) != {"mlp", "transformer"}:
+        return "not measured", "needs both MLPs and transformers"
+    best = {a: g.loc[g["bits_per_param"].idxmax()] for a, g in by_arch.items()}
+    ok = best["transformer"]["bits_per_param"] < best["mlp"]["bits_per_param"]
+    text = ", ".join(
+        f"best {a} {b['label']} {b['bits_per_param']:.2f} bits/param ({_fmt(b)} mappings)"
+        for a, b in best.items()
+    )
+    return ("held" if ok else "did not hold"), text
+
+
+CHECKS = {
+    "mlp_shallow": _mlp_shallow,
+    "mlp_deep_collapse": _mlp_deep_collapse,
+    "heads_help": _heads_help,
+    "depth_mildly_hurts": _depth_mildly_hurts,
+    "transformers_less_efficient": _transformers_less_efficient,
+}
+
+
+def judge_claims(models: pd.DataFrame) -> pd.DataFrame:
+    """One row per (claim, protocol) and one overall row per claim (protocol "all")."""
+    rows = []
+    for key, (claim, test) in CLAIMS.items():
+        verdicts = []
+        for protocol, d in models.groupby("protocol", sort=True):
+            verdict, measured = CHECKS[key](d)
+            verdicts.append(verdict)
+            rows.append({"claim_id": key, "claim": claim, "test": test, "protocol": protocol,
+                         "verdict": verdict, "measured": measured})  # fmt: skip
+        plain = {v.split(" (")[0] for v in verdicts if v != "not measured"}
+        overall = (
+            "not measured" if not plain
+            else plain.pop() if len(plain) == 1
+            else "differs by protocol"
+        )  # fmt: skip
+        if len(verdicts) > 1:
+            rows.append({"claim_id": key, "claim": claim, "test": test, "protocol": "all",
+                         "verdict": overall, "measured": ""})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def format_claims(claims: pd.DataFrame) -> list[str]:
+    lines = ["", "  seed 004's claims (mean threshold over seeds [range]):"]
+    for _, g in claims.groupby("claim_id", sort=False):
+        lines.append(f"  - {g['claim'].iloc[0]}: {g['verdict'].iloc[-1]}")
+        for _, r in g[g["protocol"] != "all"].iterrows():
+            name = r["protocol"] or "measured"
+            lines.append(f"      {name}: {r['verdict']}; {r['measured']}")
+    return lines
