@@ -132,8 +132,8 @@ def best_by_budget(models: pd.DataFrame, arch: str, by: str) -> pd.DataFrame:
         seed_threshold=[seed.get(b, (None, None))[1] for b in best["model.budget"]],
     )
     return best[["protocol", "model.budget", "label", by, "n_params", "threshold_mean",
-                 "threshold_min", "threshold_max", "bits_per_param", "seed_best",
-                 "seed_threshold"]]  # fmt: skip
+                 "threshold_min", "threshold_max", "bits_per_param", "censored", "resolved",
+                 "seed_best", "seed_threshold"]]  # fmt: skip
 
 
 def format_report(
@@ -174,10 +174,12 @@ def format_report(
         for _, b in best.iterrows():
             seed_by = "-" if b["seed_best"] is None else str(b["seed_best"])
             seed_th = "-" if b["seed_threshold"] is None else str(b["seed_threshold"])
+            mark = ">=" if b["censored"] or not b["resolved"] else ""
+            threshold = mark + format(b["threshold_mean"], ".1f")
             lines.append(
                 f"  {b['protocol']:<11}"
                 * (len(protocols) > 1)
-                + f"{b['model.budget']:>9,}{b[by]:>12}{b['threshold_mean']:>11.1f}"
+                + f"{b['model.budget']:>9,}{b[by]:>12}{threshold:>11}"
                 f"{seed_by:>12}{seed_th:>16}"
             )
     if claims is not None and not claims.empty:
