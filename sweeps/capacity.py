@@ -4,7 +4,7 @@ A grid of model size x dataset size x seed; each trial trains one GPT on N unifo
 sequences of 64 bits and reports H(X) - H(X|theta). Capacity is the plateau over N; the fit of
 capacity vs parameters gives bits per parameter (Morris et al.: about 3.6).
 
-    python sweeps/capacity.py                    # default preset, ~8 min on 2 cores
+    python sweeps/capacity.py                    # default preset, ~5 min on 2 cores
     python sweeps/capacity.py --preset smoke     # tests, < 1 min
     python sweeps/capacity.py --preset cpu       # best fit a 2-core laptop gives in ~1 hour
     python sweeps/capacity.py --preset protocol  # the protocol study (docs/capacity.md)

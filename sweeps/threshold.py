@@ -6,6 +6,7 @@ of mappings N, running every group's probes side by side on all CPUs.
 
     python sweeps/threshold.py                    # default preset, < 15 min on 2 cores
     python sweeps/threshold.py --preset smoke     # tests, < 3 min
+    python sweeps/threshold.py --preset seed      # seed 004's table, 2 stopping rules, ~1 h
     python sweeps/threshold.py --preset paper --address auto   # the seed's grid, a cluster
     python sweeps/threshold.py --resume           # continue the newest one where it stopped
 """

@@ -12,6 +12,7 @@ import pytest
 from ray.tune.search import ConcurrencyLimiter, Searcher
 
 from memtune.core.bisection import GroupSearch, doubling, flips, resolve
+from memtune.core.config import ConfigError
 from memtune.tune.searchers import ThresholdSearcher
 
 START, N_MAX = 8, 1000
@@ -239,3 +240,32 @@ def test_a_cap_per_group_from_its_config():
     first, second = searcher.summary()["groups"]
     assert (first["threshold"], first["censored"]) == (300, False)
     assert (second["threshold"], second["censored"]) == (64, True)
+
+
+def test_the_seed_preset_gives_each_protocol_its_rule_and_keeps_only_its_models():
+    """sweeps/threshold.py's seed presets: the searcher's groups carry their protocol's stopping
+    fields, the converged rule runs only the models it keeps, transformers under it are capped."""
+    import importlib.util
+
+    from conftest import ROOT
+
+    from memtune.tune.sweep import expand
+
+    spec = importlib.util.spec_from_file_location("threshold_sweep", ROOT / "sweeps/threshold.py")
+    sweep = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sweep)
+    smoke = sweep.PRESETS["seed-smoke"]
+    searcher = smoke.search(expand(smoke), 2)
+    groups = {(g["protocol"], g["model"]["name"]): g for g in searcher.groups}
+    assert set(groups) == {("seed", "mlp-2k-L1"), ("seed", "mlp-2k-L2"), ("converged", "mlp-2k-L1")}
+    for (protocol, _), g in groups.items():
+        assert {k: g[k] for k in sweep.RULES[protocol]} == sweep.RULES[protocol]
+    seed = sweep.PRESETS["seed"]
+    searcher = seed.search(expand(seed), 2)
+    caps = {(g["protocol"], g["model"]["arch"]): s.n_max
+            for g, s in zip(searcher.groups, searcher.searches, strict=True)}  # fmt: skip
+    assert caps == {("seed", "mlp"): 8192, ("seed", "transformer"): 8192,
+                    ("converged", "mlp"): 8192, ("converged", "transformer"): 256}  # fmt: skip
+    assert len(searcher.groups) == 70
+    with pytest.raises(ConfigError, match="protocol must be one of seed, converged"):
+        sweep.with_rule({"protocol": "convergd"})

@@ -212,20 +212,3 @@ def test_a_killed_probe_is_retried_and_the_searcher_and_analysis_count_the_same_
         assert th[budget]["threshold"] == g["threshold"] and th[budget]["resolved"]
         assert th[budget]["n_probes"] == g["n_probes"]  # the same probes counted
         assert th[budget]["n_errors"] == g["n_errors"]
-
-
-def test_seed_preset_runs_both_stopping_rules_as_separate_searches(tmp_path):
-    """The seed-smoke preset (the seed preset's shape): each protocol's probes carry its rule,
-    the converged rule runs only the models it keeps, and the analysis judges both."""
-    proc = run_py("sweeps/threshold.py", "--preset", "seed-smoke", "--num-cpus", "2",
-                  "--storage-path", str(tmp_path), "--name", "seed_smoke")  # fmt: skip
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    probes = pd.read_csv(tmp_path / "seed_smoke" / "analysis" / "probes.csv")
-    rules = probes.groupby("protocol")[["eval_every", "patience"]].agg(set)
-    assert rules.loc["seed"].tolist() == [{1}, {3}]
-    assert rules.loc["converged"].tolist() == [{10}, {150}]
-    groups = set(zip(probes["protocol"], probes["model.name"], strict=True))
-    assert groups == {("seed", "mlp-2k-L1"), ("seed", "mlp-2k-L2"), ("converged", "mlp-2k-L1")}
-    claims = pd.read_csv(tmp_path / "seed_smoke" / "analysis" / "claims.csv")
-    assert {"seed", "converged", "all"} <= set(claims["protocol"])
-    assert "seed 004's claims" in proc.stdout and "protocol" in proc.stdout
