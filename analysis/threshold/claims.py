@@ -43,14 +43,14 @@ CLAIMS = {
 
 
 def _fmt(m: pd.Series) -> str:
-    mark = ">=" if _capped(m) else ""
+    mark = ">=" if is_lower_bound(m) else ""
     spread = "" if m["threshold_min"] == m["threshold_max"] else (
         f" [{m['threshold_min']}-{m['threshold_max']}]"
     )  # fmt: skip
     return f"{mark}{m['threshold_mean']:.0f}{spread}"
 
 
-def _capped(m: pd.Series) -> bool:
+def is_lower_bound(m: pd.Series) -> bool:
     """A threshold that is only a lower bound (the search's cap was memorized, or unresolved)."""
     return bool(m["censored"]) or not bool(m["resolved"])
 
@@ -124,7 +124,7 @@ def _heads_help(d: pd.DataFrame) -> tuple[str, str]:
             continue
         g = g.sort_values("model.n_head")
         one, most = g.iloc[0], g.iloc[-1]
-        if _capped(one) and _capped(most):
+        if is_lower_bound(one) and is_lower_bound(most):
             parts.append(f"{budget / 1000:g}K L{n_layer}: every head count memorized the cap "
                          f"({_fmt(one)}), not compared")  # fmt: skip
             continue

@@ -34,7 +34,7 @@ from analysis.common.load import (
     require_columns,
     with_incomplete,
 )
-from analysis.threshold.claims import format_claims, judge_claims
+from analysis.threshold.claims import format_claims, is_lower_bound, judge_claims
 from memtune.core.bisection import flips, resolve, unresolved
 from memtune.core.cli import UsageError
 from memtune.experiments.threshold.config import ThresholdConfig
@@ -143,22 +143,23 @@ def format_report(
     n_trials: int = 0,
     claims: pd.DataFrame | None = None,
 ) -> str:
-    protocols = th["protocol"].unique().tolist()
+    many = th["protocol"].nunique() > 1
+
+    def lead(protocol: str) -> str:
+        """The row's indent, and its protocol column when the table holds several."""
+        return f"  {protocol:<11}" if many else "  "
+
     lines = [
         f"memorization thresholds of {len(th)} groups ({int(th['n_probes'].sum())} probes):",
         "",
-        f"  {'protocol':<11}"
-        * (len(protocols) > 1)
-        + f"{'model':<24}{'params':>9}{'seeds':>6}{'threshold':>11}{'min-max':>13}"
+        lead("protocol") + f"{'model':<24}{'params':>9}{'seeds':>6}{'threshold':>11}{'min-max':>13}"
         f"{'bits/param':>11}{'flips':>6}",
     ]
     for _, m in models.iterrows():
-        mark = ">=" if m["censored"] or not m["resolved"] else ""
+        mark = ">=" if is_lower_bound(m) else ""
         spread = f"{m['threshold_min']}-{m['threshold_max']}"
         lines.append(
-            f"  {m['protocol']:<11}"
-            * (len(protocols) > 1)
-            + f"{m['label']:<24}{m['n_params']:>9,}{m['n_seeds']:>6}"
+            lead(m["protocol"]) + f"{m['label']:<24}{m['n_params']:>9,}{m['n_seeds']:>6}"
             f"{mark + format(m['threshold_mean'], '.1f'):>11}{spread:>13}"
             f"{m['bits_per_param']:>11.3f}{m['n_flips']:>6}"
         )
@@ -168,18 +169,15 @@ def format_report(
         if best.empty:
             continue
         lines += ["", f"  {arch}: best {what} per budget (seed 004's table beside it)",
-                  f"  {'protocol':<11}" * (len(protocols) > 1)
-                  + f"{'budget':>9}{'best ' + what:>12}{'threshold':>11}{'seed ' + what:>12}"
-                  f"{'seed threshold':>16}"]  # fmt: skip
+                  lead("protocol") + f"{'budget':>9}{'best ' + what:>12}{'threshold':>11}"
+                  f"{'seed ' + what:>12}{'seed threshold':>16}"]  # fmt: skip
         for _, b in best.iterrows():
             seed_by = "-" if b["seed_best"] is None else str(b["seed_best"])
             seed_th = "-" if b["seed_threshold"] is None else str(b["seed_threshold"])
-            mark = ">=" if b["censored"] or not b["resolved"] else ""
+            mark = ">=" if is_lower_bound(b) else ""
             threshold = mark + format(b["threshold_mean"], ".1f")
             lines.append(
-                f"  {b['protocol']:<11}"
-                * (len(protocols) > 1)
-                + f"{b['model.budget']:>9,}{b[by]:>12}{threshold:>11}"
+                lead(b["protocol"]) + f"{b['model.budget']:>9,}{b[by]:>12}{threshold:>11}"
                 f"{seed_by:>12}{seed_th:>16}"
             )
     if claims is not None and not claims.empty:
