@@ -68,27 +68,28 @@ SEED_TABLE = [
 
 
 def seed_table_cap(group: dict[str, Any]) -> int:
-    """256 mappings for transformers under the converged rule (a probe of 512 or more would
+    """256 mappings for transformers under the patient rule (a probe of 512 or more would
     take 3-10 CPU-minutes; memorizing 256 already puts them at 3x the seed's 77), else 8192."""
-    slow = group["protocol"] == "converged" and group["model"]["arch"] == "transformer"
+    slow = group["protocol"] == "patient" and group["model"]["arch"] == "transformer"
     return 256 if slow else 8192
 
 
-CONVERGED_MODELS = {
+PATIENT_MODELS = {
     *(f"mlp-{k}k-L{d}" for k in (10, 30) for d in (1, 2, 3, 4)),
     "mlp-90k-L1",
     "transformer-64k-L1-H1",
     "transformer-64k-L1-H32",
 }
 
-# Seed 004's stopping rule beside memtune's, the only difference between two searches of one
+# Seed 004's stopping rule beside memtune's ("patient"; stores before it say "converged"),
+# the only difference between two searches of one
 # model: the seed stops a probe once training plateaus for 3 epochs (no new best token accuracy,
 # no 1% lower loss), checked every epoch; memtune's rule trains up to 800 epochs on a cosine
 # and gives up only after 150 epochs without progress, so a failure comes at a low lr. A grid
 # axis over ``protocol`` names the rule; the search gives each group its rule's fields.
 RULES = {
     "seed": {"max_epochs": 800, "eval_every": 1, "patience": 3},
-    "converged": {"max_epochs": 800, "eval_every": 10, "patience": 150},
+    "patient": {"max_epochs": 800, "eval_every": 10, "patience": 150},
 }
 
 
@@ -129,7 +130,7 @@ PRESETS = {
     ),
     # Seed 004's table on this machine, under the seed's stopping rule and memtune's side by
     # side, 2 seeds each, sized to ~60 minutes on 2 cores (docs/threshold.md has the table).
-    # The seed's rule stops early, so every row fits under it. Under the converged rule a probe
+    # The seed's rule stops early, so every row fits under it. Under the patient rule a probe
     # near the threshold runs its 800 epochs: the 90K MLPs (~2 CPU-min a failing probe) run at
     # depth 1 only, and the 64K/128K transformers (0.2-0.7 s an epoch at N=256) at 64K, 1
     # block, 1 and 32 heads, with the search capped at 512 mappings (">=" if memorized).
@@ -137,19 +138,19 @@ PRESETS = {
     "seed": Sweep(
         base=ThresholdConfig(),
         space={
-            "protocol": Grid(["converged", "seed"]),
+            "protocol": Grid(["patient", "seed"]),
             "model": Grid(SEED_TABLE),
             "seed": Grid([0, 1]),
         },
         about="seed 004's table under its stopping rule and memtune's, 2 seeds, ~60 min",
         search=search(start=16, n_max=seed_table_cap, rel_tol=0.02),
         searched=SEARCHED,
-        keep=lambda c: c["protocol"] == "seed" or c["model"]["name"] in CONVERGED_MODELS,
+        keep=lambda c: c["protocol"] == "seed" or c["model"]["name"] in PATIENT_MODELS,
     ),
     "seed-smoke": Sweep(
         base=ThresholdConfig(),
         space={
-            "protocol": Grid(["converged", "seed"]),
+            "protocol": Grid(["patient", "seed"]),
             "model": Grid([model("mlp", 2000), model("mlp", 2000, n_layer=2)]),
         },
         about="the seed preset's two rules on 2 tiny MLPs, for tests",

@@ -244,7 +244,7 @@ def test_a_cap_per_group_from_its_config():
 
 def test_the_seed_preset_gives_each_protocol_its_rule_and_keeps_only_its_models():
     """sweeps/threshold.py's seed presets: the searcher's groups carry their protocol's stopping
-    fields, the converged rule runs only the models it keeps, transformers under it are capped."""
+    fields, the patient rule runs only the models it keeps, transformers under it are capped."""
     import importlib.util
 
     from conftest import ROOT
@@ -257,7 +257,7 @@ def test_the_seed_preset_gives_each_protocol_its_rule_and_keeps_only_its_models(
     smoke = sweep.PRESETS["seed-smoke"]
     searcher = smoke.search(expand(smoke), 2)
     groups = {(g["protocol"], g["model"]["name"]): g for g in searcher.groups}
-    assert set(groups) == {("seed", "mlp-2k-L1"), ("seed", "mlp-2k-L2"), ("converged", "mlp-2k-L1")}
+    assert set(groups) == {("seed", "mlp-2k-L1"), ("seed", "mlp-2k-L2"), ("patient", "mlp-2k-L1")}
     for (protocol, _), g in groups.items():
         assert {k: g[k] for k in sweep.RULES[protocol]} == sweep.RULES[protocol]
     seed = sweep.PRESETS["seed"]
@@ -265,7 +265,7 @@ def test_the_seed_preset_gives_each_protocol_its_rule_and_keeps_only_its_models(
     caps = {(g["protocol"], g["model"]["arch"]): s.n_max
             for g, s in zip(searcher.groups, searcher.searches, strict=True)}  # fmt: skip
     assert caps == {("seed", "mlp"): 8192, ("seed", "transformer"): 8192,
-                    ("converged", "mlp"): 8192, ("converged", "transformer"): 256}  # fmt: skip
+                    ("patient", "mlp"): 8192, ("patient", "transformer"): 256}  # fmt: skip
     assert len(searcher.groups) == 70
-    with pytest.raises(ConfigError, match="protocol must be one of seed, converged"):
+    with pytest.raises(ConfigError, match="protocol must be one of seed, patient"):
         sweep.with_rule({"protocol": "convergd"})

@@ -24,7 +24,6 @@ AUPRC), ``when.csv`` (stretch: memorized by each checkpoint; first-memorized ste
 from __future__ import annotations
 
 import hashlib
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.common.cli import analysis_cli
+from analysis.common.jsonfile import write_json
 from analysis.common.load import (
     ENDED_NORMALLY,
     TABLE_SUFFIXES,
@@ -544,7 +544,7 @@ def analyze(df: pd.DataFrame, out: Path, roles: dict[str, str] | None = None) ->
     }
     if roles:
         summary["roles"] = roles
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
+    write_json(out / "summary.json", summary)
     figures = {
         "pr_curve.png": plot_pr(y, scores, df["baseline_pred"].to_numpy(bool)),
         "roc_curve.png": plot_roc(y, scores),

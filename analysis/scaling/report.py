@@ -20,7 +20,6 @@ warns when the fit rests on few points or when its residuals show the power law 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ import pandas as pd
 
 from analysis.common.cli import analysis_cli
 from analysis.common.fit import FitResult, fit_linear, fit_ols
+from analysis.common.jsonfile import write_json
 from analysis.common.load import (
     TABLE_SUFFIXES,
     check_one_experiment,
@@ -355,7 +355,7 @@ def analyze(
     out.mkdir(parents=True, exist_ok=True)
     df.to_parquet(out / "table.parquet")
     df.to_csv(out / "table.csv", index=False)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
+    write_json(out / "summary.json", summary)
     figures = {
         "pz_actual_vs_predicted.png": plot_pz_actual_vs_predicted(df, fit),
         "pz_residuals.png": plot_pz_residuals(df),

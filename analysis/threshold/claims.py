@@ -2,12 +2,18 @@
 
 The seed states five qualitative findings beside its two tables. Each is turned here into one
 comparison of per-model thresholds (mean over seeds, with the range over seeds), so that a
-verdict is a reading of the numbers, not of a plot: ``held``, ``did not hold``, or ``not
-measured`` when the experiment lacks the models it needs. When an experiment holds several
-protocols (the seed's 3-epoch plateau stop and memtune's converged rule), every claim is judged
-under each, and the overall verdict is ``differs by protocol`` when they disagree. A comparison
-whose two sides' seed ranges overlap is marked "(within the seed range)": it held or failed on
-the means only.
+verdict is a reading of the numbers, not of a plot: ``held``, ``did not hold``, ``not decided``
+(a side of a deciding comparison is a lower bound that does not settle it), or ``not measured``
+when the experiment lacks the models it needs. When an experiment holds several protocols (the
+seed's 3-epoch plateau stop and memtune's patient rule), every claim is judged under each, and
+the overall verdict is ``differs by protocol`` when they disagree. A comparison whose two sides'
+seed ranges overlap is marked "(within the seed range)": it held or failed on the means only.
+
+Censoring: a group whose search memorized its cap (or left a deciding size unresolved) has a
+threshold that is only a lower bound, drawn ">=". A lower bound can only rise, so "a > b" is
+decided when a is above b and b is exact (a's true value is higher still), and "a <= b" when a
+is exact and not above b; every other comparison with a bound in it is ``not decided``. A
+statistic of bounds (a rank correlation, a ratio) is printed only over exact groups.
 """
 
 from __future__ import annotations
@@ -55,13 +61,30 @@ def is_lower_bound(m: pd.Series) -> bool:
     return bool(m["censored"]) or not bool(m["resolved"])
 
 
+def above(a: pd.Series, b: pd.Series, value: str = "threshold_mean") -> bool | None:
+    """Whether a's ``value`` is above b's, or None when lower bounds leave it open.
+
+    A lower bound only rises: a above b is settled when b is exact, a not above b when a is.
+    """
+    if a[value] > b[value]:
+        return None if is_lower_bound(b) else True
+    return None if is_lower_bound(a) else False
+
+
 def _apart(a: pd.Series, b: pd.Series) -> bool:
-    """Whether a beats b on every seed (a's smallest above b's largest), or the reverse."""
-    return a["threshold_min"] > b["threshold_max"] or b["threshold_min"] > a["threshold_max"]
+    """Whether the seed ranges settle the comparison: a's smallest above b's largest (b exact),
+    or b's smallest above a's largest (a exact)."""
+    return bool(
+        (a["threshold_min"] > b["threshold_max"] and not is_lower_bound(b))
+        or (b["threshold_min"] > a["threshold_max"] and not is_lower_bound(a))
+    )
 
 
 def _verdict(ok: bool, apart: bool) -> str:
     return ("held" if ok else "did not hold") + ("" if apart else " (within the seed range)")
+
+
+NOT_DECIDED = "not decided"
 
 
 def _mlp_shallow(d: pd.DataFrame) -> tuple[str, str]:
@@ -72,9 +95,9 @@ def _mlp_shallow(d: pd.DataFrame) -> tuple[str, str]:
             continue
         g = g.sort_values("model.n_layer")
         shallow, deeper = g.iloc[0], g.iloc[1:]
-        rival = deeper.loc[deeper["threshold_mean"].idxmax()]
-        held.append(shallow["threshold_mean"] > rival["threshold_mean"])
-        robust.append(_apart(shallow, rival))
+        for _, rival in deeper.iterrows():  # above every deeper one, each comparison settled
+            held.append(above(shallow, rival))
+            robust.append(_apart(shallow, rival))
         depths = ", ".join(f"L{int(r['model.n_layer'])} {_fmt(r)}" for _, r in g.iterrows())
         parts.append(f"{budget / 1000:g}K: {depths}")
     if not parts:
@@ -82,12 +105,26 @@ def _mlp_shallow(d: pd.DataFrame) -> tuple[str, str]:
     return _overall(held, robust), "; ".join(parts)
 
 
-def _overall(held: list[bool], robust: list[bool]) -> str:
-    """Held if every comparison held; the verdict is qualified when the comparisons that
-    decide it (all of them if it held, the failed ones if not) are within the seed range."""
-    if all(held):
-        return _verdict(True, all(robust))
-    return _verdict(False, any(r for h, r in zip(held, robust, strict=True) if not h))
+def _overall(held: list[bool | None], robust: list[bool]) -> str:
+    """Held if every comparison held; did not hold if one settled comparison failed; not decided
+    if none failed but a lower bound left one open. The verdict is qualified when the
+    comparisons that decide it (all of them if it held, the failed ones if not) are within the
+    seed range."""
+    if any(h is False for h in held):
+        return _verdict(False, any(r for h, r in zip(held, robust, strict=True) if h is False))
+    if any(h is None for h in held):
+        return NOT_DECIDED
+    return _verdict(True, all(robust))
+
+
+def _some(held: list[bool | None], robust: list[bool]) -> str:
+    """Held if some comparison held; not decided if none held but one was left open by a bound;
+    did not hold if every one failed."""
+    if any(held):
+        return _verdict(True, any(r for h, r in zip(held, robust, strict=True) if h))
+    if any(h is None for h in held):
+        return NOT_DECIDED
+    return _verdict(False, all(robust))
 
 
 def _mlp_deep_collapse(d: pd.DataFrame) -> tuple[str, str]:
@@ -101,7 +138,7 @@ def _mlp_deep_collapse(d: pd.DataFrame) -> tuple[str, str]:
         deep = mlp[mlp["model.budget"] == large].sort_values("model.n_layer").iloc[-1]
         for small in (b for b in shallow if b < large):
             lo = shallow[small]
-            held.append(deep["threshold_mean"] < lo["threshold_mean"])
+            held.append(above(lo, deep))
             robust.append(_apart(deep, lo))
             pairs.append(
                 f"{large / 1000:g}K L{int(deep['model.n_layer'])} {_fmt(deep)} vs "
@@ -109,39 +146,36 @@ def _mlp_deep_collapse(d: pd.DataFrame) -> tuple[str, str]:
             )
     if not pairs:
         return "not measured", "needs MLPs of 2 or more depths at a budget above another"
-    if any(held):
-        return _verdict(True, any(r for h, r in zip(held, robust, strict=True) if h)), "; ".join(
-            pairs
-        )
-    return _verdict(False, all(robust)), "; ".join(pairs)
+    return _some(held, robust), "; ".join(pairs)
 
 
 def _heads_help(d: pd.DataFrame) -> tuple[str, str]:
     tr = d[d["model.arch"] == "transformer"]
-    parts, ok, apart, rhos = [], True, True, []
+    parts, held, robust, rhos = [], [], [], []
     for (budget, n_layer), g in tr.groupby(["model.budget", "model.n_layer"]):
         if g["model.n_head"].nunique() < 2:
             continue
         g = g.sort_values("model.n_head")
         one, most = g.iloc[0], g.iloc[-1]
-        if is_lower_bound(one) and is_lower_bound(most):
-            parts.append(f"{budget / 1000:g}K L{n_layer}: every head count memorized the cap "
-                         f"({_fmt(one)}), not compared")  # fmt: skip
-            continue
-        ok &= most["threshold_mean"] > one["threshold_mean"]
-        apart &= _apart(most, one)
-        rho = spearmanr(g["model.n_head"], g["threshold_mean"]).statistic
-        rhos.append(rho)
+        held.append(above(most, one))
+        robust.append(_apart(most, one))
+        exact = not any(is_lower_bound(r) for _, r in g.iterrows())
+        rho = spearmanr(g["model.n_head"], g["threshold_mean"]).statistic if exact else None
+        if rho is not None:
+            rhos.append(rho)
+        shown = f"rho {rho:+.2f}" if rho is not None else "rho not computed over lower bounds"
         parts.append(
             f"{budget / 1000:g}K L{n_layer}: H{int(one['model.n_head'])} {_fmt(one)} -> "
-            f"H{int(most['model.n_head'])} {_fmt(most)} (rho {rho:+.2f})"
+            f"H{int(most['model.n_head'])} {_fmt(most)} ({shown}"
+            + ("" if held[-1] is not None else ", not decided")
+            + ")"
         )
     if not parts:
         return "not measured", "needs transformers of 2 or more head counts at one budget"
-    if not rhos:
-        return "not measured", "; ".join(parts)
-    ok &= bool(pd.Series(rhos).mean() > 0)
-    return _verdict(ok, apart), "; ".join(parts)
+    if rhos:
+        held.append(bool(pd.Series(rhos).mean() > 0))
+        robust.append(True)
+    return _overall(held, robust), "; ".join(parts)
 
 
 def _depth_mildly_hurts(d: pd.DataFrame) -> tuple[str, str]:
@@ -151,6 +185,11 @@ def _depth_mildly_hurts(d: pd.DataFrame) -> tuple[str, str]:
     both = one.index.intersection(two.index)
     if both.empty:
         return "not measured", "needs transformers of 1 and 2 blocks at the same budget and heads"
+    exact = [k for k in both if not is_lower_bound(one.loc[k]) and not is_lower_bound(two.loc[k])]
+    left_out = len(both) - len(exact)
+    if not exact:
+        return NOT_DECIDED, f"every one of {len(both)} shapes has a lower bound; no ratio computed"
+    both = pd.MultiIndex.from_tuples(exact, names=one.index.names)
     ratios = two.loc[both, "threshold_mean"] / one.loc[both, "threshold_mean"].where(
         one.loc[both, "threshold_mean"] > 0
     )
@@ -160,6 +199,7 @@ def _depth_mildly_hurts(d: pd.DataFrame) -> tuple[str, str]:
     text = (
         f"2 blocks / 1 block: median {median:.2f} (range {ratios.min():.2f}-{ratios.max():.2f}) "
         f"over {len(both)} shapes; 2 blocks lower in {worse}, seed ranges apart in {apart}"
+        + (f"; {left_out} shape(s) with a lower bound left out" if left_out else "")
     )
     return _verdict(0.5 <= median < 1, apart > len(both) / 2), text
 
@@ -169,12 +209,14 @@ def _transformers_less_efficient(d: pd.DataFrame) -> tuple[str, str]:
     if set(by_arch) != {"mlp", "transformer"}:
         return "not measured", "needs both MLPs and transformers"
     best = {a: g.loc[g["bits_per_param"].idxmax()] for a, g in by_arch.items()}
-    ok = best["transformer"]["bits_per_param"] < best["mlp"]["bits_per_param"]
+    # held: every transformer below the best MLP (each one settled, a bound could be the best)
+    held = [above(best["mlp"], t, "bits_per_param") for _, t in by_arch["transformer"].iterrows()]
     text = ", ".join(
-        f"best {a} {b['label']} {b['bits_per_param']:.2f} bits/param ({_fmt(b)} mappings)"
+        f"best {a} {b['label']} {'>=' if is_lower_bound(b) else ''}{b['bits_per_param']:.2f} "
+        f"bits/param ({_fmt(b)} mappings)"
         for a, b in best.items()
     )
-    return ("held" if ok else "did not hold"), text
+    return _overall(held, [True] * len(held)), text
 
 
 CHECKS = {
@@ -196,16 +238,31 @@ def judge_claims(models: pd.DataFrame) -> pd.DataFrame:
             verdicts.append(verdict)
             rows.append({"claim_id": key, "claim": claim, "test": test, "protocol": protocol,
                          "verdict": verdict, "measured": measured})  # fmt: skip
-        plain = {v.split(" (")[0] for v in verdicts if v != "not measured"}
-        overall = (
-            "not measured" if not plain
-            else plain.pop() if len(plain) == 1
-            else "differs by protocol"
-        )  # fmt: skip
+        overall = overall_verdict(verdicts)
         if len(verdicts) > 1:
             rows.append({"claim_id": key, "claim": claim, "test": test, "protocol": "all",
                          "verdict": overall, "measured": ""})  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def overall_verdict(verdicts: list[str]) -> str:
+    """One verdict over protocols: theirs when they agree (keeping a "(within the seed range)"
+    qualifier any of them has), "differs by protocol" when settled ones disagree, and the settled
+    one qualified "(not decided under another protocol)" when the others are open."""
+    measured = [v for v in verdicts if v != "not measured"]
+    settled = [v for v in measured if v != NOT_DECIDED]
+    if not measured:
+        return "not measured"
+    if not settled:
+        return NOT_DECIDED
+    plain = {v.split(" (")[0] for v in settled}
+    if len(plain) > 1:
+        return "differs by protocol"
+    qualifiers = [q for v in settled if " (" in v for q in [v[v.index(" (") :]]]
+    out = plain.pop() + (qualifiers[0] if qualifiers else "")
+    if len(settled) < len(measured):
+        out += " (not decided under another protocol)"
+    return out
 
 
 def format_claims(claims: pd.DataFrame) -> list[str]:

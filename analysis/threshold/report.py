@@ -25,6 +25,7 @@ from typing import Any
 import pandas as pd
 
 from analysis.common.cli import analysis_cli
+from analysis.common.jsonfile import write_json
 from analysis.common.load import (
     check_one_experiment,
     completeness,
@@ -161,7 +162,7 @@ def format_report(
         lines.append(
             lead(m["protocol"]) + f"{m['label']:<24}{m['n_params']:>9,}{m['n_seeds']:>6}"
             f"{mark + format(m['threshold_mean'], '.1f'):>11}{spread:>13}"
-            f"{m['bits_per_param']:>11.3f}{m['n_flips']:>6}"
+            f"{mark + format(m['bits_per_param'], '.3f'):>11}{m['n_flips']:>6}"
         )
     for arch, by, what in [("mlp", "model.n_layer", "depth"), ("transformer", "model.n_head",
                                                                   "heads")]:  # fmt: skip
@@ -211,7 +212,8 @@ def analyze(df: pd.DataFrame, out: Path) -> dict[str, Any]:
     require_columns(df, REQUIRED, "threshold analysis")
     if "protocol" not in df:
         df = df.assign(protocol="")  # a store or table from before protocols were named
-    df = df.assign(protocol=df["protocol"].fillna("").astype(str))
+    # "patient" was named "converged" before one word meant one thing (capacity's status)
+    df = df.assign(protocol=df["protocol"].fillna("").astype(str).replace("converged", "patient"))
     n_trials = len(df)
     ended, unfinished = finished_trials(df)
     not_ended = df.loc[df.index.difference(ended.index)]
@@ -239,7 +241,7 @@ def analyze(df: pd.DataFrame, out: Path) -> dict[str, Any]:
         "groups": th.to_dict(orient="records"),
         "claims": claims.to_dict(orient="records"),
     }
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=_json))
+    write_json(out / "summary.json", summary)
     figures = {
         "threshold_vs_params.png": plot_threshold_vs_params(models),
         "threshold_vs_depth.png": plot_threshold_vs_depth(models),
@@ -252,10 +254,6 @@ def analyze(df: pd.DataFrame, out: Path) -> dict[str, Any]:
     summary["outputs"] = [str(out / f) for f in files]
     summary["report"] = format_report(th, models, unfinished, n_trials, claims)
     return summary
-
-
-def _json(v: Any) -> Any:
-    return None if v is pd.NA else (v.item() if hasattr(v, "item") else str(v))
 
 
 def run(path: str, out: Path) -> tuple[str, list[str]]:

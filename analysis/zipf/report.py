@@ -24,7 +24,6 @@ presentations n a sequence had when it was evaluated, over every (sequence, eval
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import sys
 import warnings
@@ -37,6 +36,7 @@ import pandas as pd
 
 from analysis.common.cli import analysis_parser, output_dir, print_report
 from analysis.common.fit import FitResult, fit_linear
+from analysis.common.jsonfile import write_json
 from analysis.common.load import (
     TABLE_SUFFIXES,
     check_one_experiment,
@@ -478,7 +478,7 @@ def analyze(
                 )
     out.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(fits).to_csv(out / "fits.csv", index=False)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default))
+    write_json(out / "summary.json", summary)
     outputs = [str(out / "fits.csv"), str(out / "summary.json")]
     if save_plots:
         for fname, fig in figures.items():
@@ -486,12 +486,6 @@ def analyze(
             outputs.append(str(out / fname))
     summary["outputs"] = outputs
     return summary, list(figures.values())
-
-
-def _json_default(v: Any) -> Any:
-    if isinstance(v, np.integer | np.bool_):
-        return v.item()
-    return float(v)
 
 
 def has_display() -> bool:

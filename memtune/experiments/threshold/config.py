@@ -91,7 +91,7 @@ THRESHOLD_OPTIM = OptimConfig(lr=1e-2, batch_size=256, warmup_steps=50, weight_d
 class ThresholdConfig(ConfigBase):
     """One probe: model at a budget, N mappings, optimizer, stopping rule and seed."""
 
-    # Names the stopping rule (e.g. "seed", "converged") so that one experiment can hold the same
+    # Names the stopping rule (e.g. "seed", "patient") so that one experiment can hold the same
     # models under two rules: the analysis keeps every protocol's searches apart.
     protocol: str = ""
     model: BudgetModelConfig = field(default_factory=BudgetModelConfig)
