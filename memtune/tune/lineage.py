@@ -14,9 +14,9 @@ working), then at the URI it had when the link was made. The analysis of several
 ``sources`` instead: a folder that joins other experiments and tables.
 
 Which fields may differ between linked experiments: a field any of them sweeps (a grid axis, or
-differing between its trials). Any other field that differs means a different protocol, and
-``protocol_differences`` names it. ``NOT_IDENTITY`` fields never count: they say how often a
-trial checkpoints, not what it measures. No Ray is imported here.
+differing between its trials), and the seed (a replicate). Any other field that differs means a
+different protocol, and ``protocol_differences`` names it. ``NOT_IDENTITY`` fields never count:
+they say how often a trial checkpoints, not what it measures. No Ray is imported here.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ META = "memtune.json"
 ENDED_NORMALLY = "TERMINATED"  # Tune's status of a trial whose function returned
 # Config fields that say how often a trial checkpoints: they never change what it measures.
 NOT_IDENTITY = ("checkpoint_every", "checkpoint")
+# A replicate, never a protocol: last week's seed 0 and today's seed 1 may always be joined.
+REPLICATE = ("seed",)
 
 
 def filesystem(uri: str) -> tuple[Any, str]:
@@ -121,8 +123,9 @@ def canonical(config: dict[str, Any]) -> str:
 
 
 def value_key(v: Any) -> str:
-    """A value as text, alike for a config dict and a table read back (None = NaN, 16 = 16.0)."""
-    if v is None or (isinstance(v, float) and math.isnan(v)):
+    """A value as text, alike for a config dict and a table read back (None = "" = NaN, as a
+    CSV gives them back; 16 = 16.0)."""
+    if v is None or v == "" or (isinstance(v, float) and math.isnan(v)):
         return "None"
     if isinstance(v, float) and v.is_integer():
         return str(int(v))
@@ -151,7 +154,7 @@ def protocol_differences(parts: dict[str, list[dict[str, Any]]], axes: set[str])
     swept = set(axes) | {k for k, by in values.items() if any(len(s) > 1 for s in by.values())}
     out = []
     for k, by in sorted(values.items()):
-        if k.split(".")[0] in NOT_IDENTITY or _swept(k, swept):
+        if k.split(".")[0] in NOT_IDENTITY or k in REPLICATE or _swept(k, swept):
             continue
         if len({next(iter(s)) for s in by.values()}) > 1:
             out.append(f"{k} ({'; '.join(f'{next(iter(s))} in {lb}' for lb, s in by.items())})")

@@ -443,7 +443,8 @@ def plan_extension(
         try:
             trials = ExperimentAnalysis(uri).trials
         except Exception as e:  # no experiment there, or a corrupted one
-            raise UsageError(f"--extend: cannot read experiment {uri}: {e}") from None
+            first = (str(e).strip().splitlines() or [""])[0]
+            raise UsageError(f"--extend: cannot read experiment {uri}: {first}") from None
         axes |= set(read_meta(uri).get("axes", []))
         for t in trials:
             config = cls.from_dict(t.config).to_dict()
