@@ -79,9 +79,7 @@ def list_sources(path: str) -> list[dict[str, Any]]:
     """What an analysis read: every experiment (with its preset, overrides and parents) and
     table, for summary.json."""
     p = Store.open(path)
-    if p.suffix in TABLE_SUFFIXES:
-        return [{"path": p.uri, "kind": "table"}]
-    out = []
+    out: list[dict[str, Any]] = []
     for src in read_meta(p.uri).get("sources") or [p.uri]:
         s = Store.open(src)
         if s.suffix in TABLE_SUFFIXES:

@@ -216,7 +216,10 @@ def _read_one(p: Store) -> StoredExperiment:
     # config and status, no metrics, so that they are named rather than silently missing
     reported = set(df["trial_id"])
     silent = [
-        {"trial_id": t.trial_id, **{f"config/{k}": v for k, v in _flat(t.config).items()}}
+        {
+            "trial_id": t.trial_id,
+            **{f"config/{k}": v for k, v in flatten(t.config, sep="/").items()},
+        }
         for t in ea.trials
         if t.trial_id not in reported
     ]
@@ -225,17 +228,6 @@ def _read_one(p: Store) -> StoredExperiment:
     df["status"] = df["trial_id"].map({t.trial_id: t.status for t in ea.trials})
     df["trial"] = df["trial_id"].map({t.trial_id: _trial_name(t.path) for t in ea.trials})
     return StoredExperiment(p, rename_config_columns(df).reset_index(drop=True), (ea,))
-
-
-def _flat(config: dict, prefix: str = "", sep: str = "/") -> dict:
-    """A nested config flattened as Tune's DataFrame does: {"model/name": ..., "seed": ...}."""
-    out = {}
-    for k, v in config.items():
-        if isinstance(v, dict):
-            out.update(_flat(v, f"{prefix}{k}{sep}", sep))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
 
 
 def _trial_name(path: str) -> str:
@@ -295,7 +287,7 @@ def with_incomplete(message: str, unfinished: list[dict[str, str]], n_trials: in
 def config_columns(df: pd.DataFrame, config: Any) -> list[str]:
     """The table's columns that are fields of the config dataclass ``config`` (dotted paths),
     or that are in ``config`` when it is a list of column names."""
-    names = config if isinstance(config, list) else _flat(config().to_dict(), sep=".")
+    names = config if isinstance(config, list) else flatten(config().to_dict())
     return [c for c in names if c in df]
 
 

@@ -104,12 +104,13 @@ def lineage(uri: str) -> list[str]:
     return seen
 
 
-def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """{"model": {"name": x}} -> {"model.name": x}: the table's column names."""
+def flatten(config: dict[str, Any], prefix: str = "", sep: str = ".") -> dict[str, Any]:
+    """{"model": {"name": x}} -> {"model.name": x}: the table's column names (Tune's
+    DataFrame uses sep="/")."""
     out = {}
     for k, v in config.items():
         if isinstance(v, dict):
-            out.update(flatten(v, f"{prefix}{k}."))
+            out.update(flatten(v, f"{prefix}{k}{sep}", sep))
         else:
             out[f"{prefix}{k}"] = v
     return out
