@@ -4,30 +4,103 @@
 for the command line and ``analyze_experiment(path, out=None, **options)``, which ``run_sweep``
 calls on a finished experiment. ``run(path, out_dir, **options)`` does the work and returns the
 report to print and the files it wrote; options are the extra flags an analysis adds.
+
+Several paths (``python -m analysis.capacity A B table.csv``) are analysed as one experiment:
+the parser writes a join folder (``--out``, default ``./<experiment>_joint``) whose
+``memtune.json`` lists the sources, and the analysis reads it like an experiment
+(``analysis.common.load.read_store`` joins them, refusing different protocols). Its outputs go
+into that folder; ``summary.json`` lists the sources (each experiment with the preset and
+overrides it was run with, and the experiments an extended one grew from).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from analysis.common.store import is_uri
-from memtune.core.cli import ArgumentParser
+from analysis.common.load import TABLE_SUFFIXES
+from analysis.common.store import Store, is_uri
+from memtune.core.cli import ArgumentParser, UsageError
+from memtune.tune.lineage import lineage, read_meta, write_meta
 
 Run = Callable[..., tuple[str, list[str]]]
 
 
+class AnalysisParser(ArgumentParser):
+    """Parses PATH [PATH ...]; several paths become one join folder, given as ``args.path``."""
+
+    experiment = ""
+
+    def parse_args(self, *a: Any, **k: Any) -> Any:  # type: ignore[override]
+        args = super().parse_args(*a, **k)
+        args.path, args.out = join_paths(self.experiment, args.path, args.out)
+        return args
+
+
 def analysis_parser(experiment: str, doc: str) -> ArgumentParser:
-    """PATH (experiment directory or table) and --out, the arguments of every fitter's CLI."""
-    parser = ArgumentParser(prog=f"python -m analysis.{experiment}", description=doc.split("\n")[0])
-    parser.add_argument("path", help="experiment directory, or a .csv/.parquet results table")
+    """PATH [PATH ...] (experiment directories, URIs or tables) and --out, the arguments of
+    every fitter's CLI."""
+    parser = AnalysisParser(prog=f"python -m analysis.{experiment}", description=doc.split("\n")[0])
+    parser.experiment = experiment
+    parser.add_argument(
+        "path",
+        nargs="+",
+        help="experiment directory or URI, or a .csv/.parquet results table; several are "
+        "analysed as one experiment (refused when their protocols differ)",
+    )
     parser.add_argument(
         "--out",
         default=None,
-        help="output folder (default: PATH/analysis; for an s3:// store, ./NAME_analysis)",
+        help="output folder (default: PATH/analysis; for an s3:// store, ./NAME_analysis; for "
+        "several paths, ./EXPERIMENT_joint)",
     )
     return parser
+
+
+def join_paths(experiment: str, paths: list[str], out: str | None) -> tuple[str, str | None]:
+    """(path, out) to analyse: the one path, or a join folder listing several (then also out)."""
+    if len(paths) == 1:
+        return paths[0], out
+    folder = Path(out) if out else Path.cwd() / f"{experiment}_joint"
+    meta = read_meta(str(folder)) if folder.is_dir() else {}
+    if folder.is_dir() and (
+        any(folder.glob("experiment_state-*.json")) or (meta and "sources" not in meta)
+    ):
+        raise UsageError(f"--out {folder} is an experiment; give a new folder for the joint output")
+    folder.mkdir(parents=True, exist_ok=True)
+    sources = [Store.open(p).uri for p in paths]
+    write_meta(str(folder.resolve()), {"experiment": experiment, "sources": sources})
+    return str(folder.resolve()), str(folder.resolve())
+
+
+def list_sources(path: str) -> list[dict[str, Any]]:
+    """What an analysis read: every experiment (with its preset, overrides and parents) and
+    table, for summary.json."""
+    p = Store.open(path)
+    out: list[dict[str, Any]] = []
+    for src in read_meta(p.uri).get("sources") or [p.uri]:
+        s = Store.open(src)
+        if s.suffix in TABLE_SUFFIXES:
+            out.append({"path": s.uri, "kind": "table"})
+            continue
+        for uri in lineage(s.uri):
+            meta = read_meta(uri)
+            entry = {"path": uri, "kind": "experiment"}
+            entry.update({k: meta[k] for k in ("preset", "overrides", "parents") if k in meta})
+            if all(uri != o["path"] for o in out):
+                out.append(entry)
+    return out
+
+
+def record_sources(path: str, out: Path) -> None:
+    """Add ``sources`` to the summary.json the analysis wrote in ``out``."""
+    summary = out / "summary.json"
+    if summary.is_file():
+        data = json.loads(summary.read_text())
+        data["sources"] = list_sources(path)
+        summary.write_text(json.dumps(data, indent=2, default=str))
 
 
 def output_dir(path: str, out: str | None) -> Path:
@@ -56,7 +129,9 @@ def analysis_cli(
 
     def analyze_experiment(path: str, out: str | None = None, **options: Any) -> int:
         """Load, analyse and print; the sweep calls this on its own experiment when it ends."""
-        report, outputs = run(path, output_dir(path, out), **options)
+        where = output_dir(path, out)
+        report, outputs = run(path, where, **options)
+        record_sources(path, where)
         print_report(report, outputs)
         return 0
 

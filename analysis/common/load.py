@@ -11,6 +11,13 @@ has partial metrics (or none); ``finished_trials`` sets it aside, and the analys
 its status, counts it in its summary and says the experiment is incomplete. A plain table
 without a ``status`` column is taken as finished.
 
+Several experiments as one: ``read_store`` reads an experiment together with the experiments it
+links to (``--extend`` writes ``parents`` into its ``memtune.json``; ``memtune.tune.lineage``),
+and a folder whose ``memtune.json`` lists ``sources`` (``python -m analysis.<name> PATH PATH``
+writes one) as the join of those experiments and tables. Their tables are concatenated (a trial
+read twice counts once), and they are refused, naming the fields, when they differ in a config
+field none of them sweeps: different protocols are never joined.
+
 Which trials belong together: ``check_one_experiment`` refuses a table whose groups differ in
 any config field other than the ones an analysis varies (the swept size, the seed), so trials
 that differ in anything else (lr, ``pos_emb``, ``seq_len``...) are never merged into one fit.
@@ -28,6 +35,14 @@ import pandas as pd
 
 from analysis.common.store import Store
 from memtune.core.cli import UsageError
+from memtune.tune.lineage import (
+    ENDED_NORMALLY,
+    NOT_IDENTITY,
+    flatten,
+    lineage,
+    protocol_differences,
+    read_meta,
+)
 
 TABLE_SUFFIXES = {".csv", ".parquet", ".pq"}
 
@@ -58,7 +73,7 @@ def open_experiment(path: str | os.PathLike | Store) -> Store:
         raise UsageError(
             f"{p} is neither an experiment directory nor a {sorted(TABLE_SUFFIXES)} table"
         )
-    if not _is_experiment(p):
+    if not _is_experiment(p) and not read_meta(p.uri).get("sources"):
         raise UsageError(f"{p} holds no Tune experiment (no experiment_state-*.json)")
     return p
 
@@ -74,15 +89,20 @@ def rename_config_columns(df: pd.DataFrame) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class StoredExperiment:
-    """A Tune experiment read once: its trials, and the final row of each as a tidy table."""
+    """Tune experiments read once: their trials, and the final row of each as a tidy table.
 
-    location: Store  # the experiment folder, local or at a URI
+    One experiment, or several read as one (its ``--extend`` lineage, or a join of sources);
+    rows of plain tables among the sources are in ``table`` and ``history()`` but have no trial.
+    """
+
+    location: Store  # the experiment folder (or join folder), local or at a URI
     table: pd.DataFrame  # one row per trial: final metrics, config columns, status, trial
-    analysis: Any  # ray.tune.ExperimentAnalysis, for the trials' folders and histories
+    analyses: tuple[Any, ...]  # ray.tune.ExperimentAnalysis of each experiment read
+    rows: pd.DataFrame | None = None  # rows of plain tables among the sources, if any
 
     @property
     def trials(self) -> list[Any]:
-        return self.analysis.trials
+        return [t for ea in self.analyses for t in ea.trials]
 
     def status(self) -> dict[str, str]:
         return {t.trial_id: t.status for t in self.trials}
@@ -91,17 +111,25 @@ class StoredExperiment:
         """Every report of every trial (``trial_id``, ``status``, config columns), in order."""
         frames = [
             df.assign(trial_id=tid)
-            for tid, df in self.analysis.trial_dataframes.items()
+            for ea in self.analyses
+            for tid, df in ea.trial_dataframes.items()
             if not df.empty
         ]
-        if not frames:
+        if not frames and self.rows is None:
             raise UsageError(f"experiment {self.location} has no reported results yet")
-        df = rename_config_columns(pd.concat(frames, ignore_index=True))
         final = self.table
-        df["status"] = df["trial_id"].map(self.status())
-        df["trial"] = df["trial_id"].map(dict(zip(final["trial_id"], final["trial"], strict=True)))
-        silent = final[~final["trial_id"].isin(df["trial_id"])]  # never reported: named, not fit
-        return pd.concat([df, silent[[c for c in silent if c in df]]], ignore_index=True)
+        df = rename_config_columns(pd.concat(frames, ignore_index=True)) if frames else None
+        if df is not None:
+            df["status"] = df["trial_id"].map(self.status())
+            trial = dict(zip(final["trial_id"], final["trial"], strict=True))
+            df["trial"] = df["trial_id"].map(trial)
+        reported = set(df["trial_id"]) if df is not None else set()
+        ids = final["trial_id"] if "trial_id" in final else pd.Series(dtype=object)
+        silent = final[~ids.isin(reported) & ids.isin(self.status())]  # never reported
+        out = [x for x in (df, self.rows) if x is not None]
+        columns = set().union(*(x.columns for x in out))
+        out.append(silent[[c for c in silent if c in columns]])
+        return pd.concat(out, ignore_index=True)
 
 
 def load_experiment(path: str | os.PathLike | Store) -> pd.DataFrame:
@@ -111,8 +139,63 @@ def load_experiment(path: str | os.PathLike | Store) -> pd.DataFrame:
 
 def read_store(path: str | os.PathLike | Store) -> StoredExperiment:
     """The experiment at ``path`` read once, checked: a half-written or corrupted store fails
-    in one line."""
+    in one line. An extended experiment is read with every experiment it extends, and a join
+    folder as the join of its sources (see the module docstring)."""
     p = open_experiment(path)
+    meta = read_meta(p.uri)
+    sources = meta.get("sources") or [p.uri]
+    stores: list[Store] = []
+    tables: list[tuple[str, pd.DataFrame]] = []
+    for src in sources:
+        s = Store.open(src)
+        if s.suffix in TABLE_SUFFIXES:
+            tables.append((s.name, load_table(s)))
+            continue
+        for uri in lineage(open_experiment(s).uri):
+            if all(uri != x.uri for x in stores):
+                stores.append(Store.open(uri))
+    if len(stores) == 1 and not tables:
+        return _read_one(stores[0])
+    return _join(p, [_read_one(s) for s in stores], tables, meta.get("experiment"))
+
+
+def _join(
+    location: Store,
+    parts: list[StoredExperiment],
+    tables: list[tuple[str, pd.DataFrame]],
+    experiment: str | None,
+) -> StoredExperiment:
+    """Experiments and tables as one, refused when they differ in a field none of them sweeps."""
+    columns: set[str] = set()
+    for part in parts:
+        for t in part.trials:
+            columns |= set(flatten(t.config))
+    if experiment:
+        from memtune.experiments import get
+
+        columns |= set(flatten(get(experiment).config().to_dict()))
+    named = [(part.location.name, part.table) for part in parts] + tables
+    configs = {
+        label: df[[c for c in df if c in columns]].to_dict(orient="records") for label, df in named
+    }
+    axes = {a for part in parts for a in read_meta(part.location.uri).get("axes", [])}
+    differ = protocol_differences(configs, axes)
+    if differ:
+        raise UsageError(
+            f"{location}: its experiments differ in {', '.join(differ)}: different protocols "
+            "are never joined; analyse them apart (a field meant to vary must be a grid axis "
+            "of one of them: --set FIELD=[...])"
+        )
+    table = pd.concat([df for _, df in named], ignore_index=True)
+    if "trial_id" in table:  # a trial given twice (a store and its own table) counts once
+        table = table[table["trial_id"].isna() | ~table["trial_id"].duplicated()]
+    rows = pd.concat([df for _, df in tables], ignore_index=True) if tables else None
+    analyses = tuple(ea for part in parts for ea in part.analyses)
+    return StoredExperiment(location, table.reset_index(drop=True), analyses, rows)
+
+
+def _read_one(p: Store) -> StoredExperiment:
+    """One Tune experiment, checked."""
     from ray.tune import ExperimentAnalysis
 
     from memtune.tune.legacy import alias_moved_modules
@@ -133,7 +216,10 @@ def read_store(path: str | os.PathLike | Store) -> StoredExperiment:
     # config and status, no metrics, so that they are named rather than silently missing
     reported = set(df["trial_id"])
     silent = [
-        {"trial_id": t.trial_id, **{f"config/{k}": v for k, v in _flat(t.config).items()}}
+        {
+            "trial_id": t.trial_id,
+            **{f"config/{k}": v for k, v in flatten(t.config, sep="/").items()},
+        }
         for t in ea.trials
         if t.trial_id not in reported
     ]
@@ -141,25 +227,11 @@ def read_store(path: str | os.PathLike | Store) -> StoredExperiment:
         df = pd.concat([df, pd.DataFrame(silent)], ignore_index=True)
     df["status"] = df["trial_id"].map({t.trial_id: t.status for t in ea.trials})
     df["trial"] = df["trial_id"].map({t.trial_id: _trial_name(t.path) for t in ea.trials})
-    return StoredExperiment(p, rename_config_columns(df).reset_index(drop=True), ea)
-
-
-def _flat(config: dict, prefix: str = "", sep: str = "/") -> dict:
-    """A nested config flattened as Tune's DataFrame does: {"model/name": ..., "seed": ...}."""
-    out = {}
-    for k, v in config.items():
-        if isinstance(v, dict):
-            out.update(_flat(v, f"{prefix}{k}{sep}", sep))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
+    return StoredExperiment(p, rename_config_columns(df).reset_index(drop=True), (ea,))
 
 
 def _trial_name(path: str) -> str:
     return str(path).rstrip("/").rsplit("/", 1)[-1]
-
-
-ENDED_NORMALLY = "TERMINATED"  # Tune's status of a trial whose function returned
 
 
 def finished_trials(df: pd.DataFrame) -> tuple[pd.DataFrame, list[dict[str, str]]]:
@@ -212,14 +284,10 @@ def with_incomplete(message: str, unfinished: list[dict[str, str]], n_trials: in
     return f"{message} ({incomplete_note(unfinished, n_trials)})" if unfinished else message
 
 
-# Config fields that say how often a trial checkpoints: they never change what it measures.
-NOT_IDENTITY = ("checkpoint_every", "checkpoint")
-
-
 def config_columns(df: pd.DataFrame, config: Any) -> list[str]:
     """The table's columns that are fields of the config dataclass ``config`` (dotted paths),
     or that are in ``config`` when it is a list of column names."""
-    names = config if isinstance(config, list) else _flat(config().to_dict(), sep=".")
+    names = config if isinstance(config, list) else flatten(config().to_dict())
     return [c for c in names if c in df]
 
 

@@ -8,7 +8,12 @@ and behaves the same:
     python sweeps/capacity.py --preset smoke
     python sweeps/capacity.py --address auto --storage-path /shared/memtune   # on a cluster
     python sweeps/capacity.py --resume --name capacity_default_20261122-061500
+    python sweeps/capacity.py --set seed=[0,1] --set optim.lr_scale=0.3      # overrides
+    python sweeps/capacity.py --extend --name capacity_default_20261122-061500 --set seed=[0,1]
 
+``--set`` (``memtune.tune.overrides``) changes the preset's grid; ``--extend`` grows an
+experiment by the grid points it has not finished, as a new experiment linked to it
+(``memtune.tune.lineage``); both are recorded in the experiment's ``memtune.json``.
 Without ``--address`` (and outside ``ray job submit``) a local Ray starts on 127.0.0.1 only.
 """
 
@@ -18,6 +23,7 @@ import dataclasses
 import importlib
 import itertools
 import os
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -30,6 +36,18 @@ from typing import Any
 from memtune.core.cli import ArgumentParser, UsageError
 from memtune.core.config import ConfigError
 from memtune.experiments import get
+from memtune.tune.lineage import (
+    ENDED_NORMALLY,
+    canonical,
+    flatten,
+    lineage,
+    link,
+    protocol_differences,
+    read_meta,
+    sibling,
+    write_meta,
+)
+from memtune.tune.overrides import apply_overrides, settable_paths
 
 DEFAULT_STORAGE = "results"
 
@@ -112,6 +130,20 @@ def expand(sweep: Sweep) -> list[dict[str, Any]]:
     return configs
 
 
+def with_overrides(sweep: Sweep, overrides: list[str] | None) -> Sweep:
+    """The preset with ``--set PATH=VALUE`` overrides applied (``memtune.tune.overrides``)."""
+    if not overrides:
+        return sweep
+    merged = _merge(sweep.base.to_dict(), sweep.space)
+    return dataclasses.replace(sweep, space=apply_overrides(merged, type(sweep.base), overrides))
+
+
+def axis_paths(sweep: Sweep) -> list[str]:
+    """The dotted config paths of the sweep's grid axes (and of the searched key)."""
+    paths = [".".join(path) for path, _ in _axes(_merge(sweep.base.to_dict(), sweep.space))]
+    return paths + ([sweep.searched] if sweep.searched else [])
+
+
 def to_param_space(sweep: Sweep) -> dict[str, Any]:
     """The Tune param_space: the merged config with each Grid turned into tune.grid_search."""
     from ray import tune
@@ -174,7 +206,12 @@ def swept_columns(sweep: Sweep) -> dict[str, str]:
 def sweep_parser(name: str, presets: dict[str, Sweep], default: str = "default") -> ArgumentParser:
     """The flags every sweep shares."""
     about = "; ".join(f"{k}: {p.about}" for k, p in presets.items() if p.about)
-    parser = ArgumentParser(prog=f"sweeps/{name}.py", description=f"Run the {name} sweep. {about}")
+    base = presets[default].base if default in presets else next(iter(presets.values())).base
+    parser = ArgumentParser(
+        prog=f"sweeps/{name}.py",
+        description=f"Run the {name} sweep. {about}",
+        epilog=_set_help(base),
+    )
     parser.add_argument(
         "--preset", default=None, choices=list(presets), help=f"grid size (default: {default})"
     )
@@ -187,6 +224,23 @@ def sweep_parser(name: str, presets: dict[str, Sweep], default: str = "default")
     )
     parser.add_argument("--name", default=None, help="experiment name (default: timestamped)")
     parser.add_argument("--resume", action="store_true", help="continue experiment --name")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=None,
+        metavar="PATH=VALUE",
+        help="override a config field on top of the preset (repeatable): --set "
+        "optim.lr_scale=0.3; a list makes or replaces a grid axis: --set seed=[0,1,2]; "
+        "see the settable paths below",
+    )
+    parser.add_argument(
+        "--extend",
+        action="store_true",
+        help="grow experiment --name (or the newest of this sweep) by the grid points of "
+        "--preset/--set it has not finished: a new experiment NAME_extK linked to it, "
+        "analysed together with it",
+    )
     parser.add_argument("--retry-errored", action="store_true", help="with --resume: rerun errors")
     parser.add_argument("--max-concurrent", type=int, default=None, help="trials at once")
     parser.add_argument("--cpus-per-trial", type=float, default=None, help="(default: 1)")
@@ -199,6 +253,28 @@ def sweep_parser(name: str, presets: dict[str, Sweep], default: str = "default")
     parser.add_argument("--num-cpus", type=int, default=None, help="local Ray only: CPUs to use")
     parser.add_argument("--no-analysis", action="store_true", help="skip the fit after the sweep")
     return parser
+
+
+def _set_help(base: Any) -> str:
+    """--help's list of the config paths --set takes, and the rule for named presets."""
+    from memtune.tune.overrides import _class_at
+
+    paths = settable_paths(base.to_dict())
+    named = sorted(
+        {
+            p.rsplit(".", 1)[0]
+            for p in paths
+            if p.endswith(".name")
+            and callable(getattr(_class_at(type(base), tuple(p.split("."))[:-1]), "preset", None))
+        }
+    )
+    text = "--set paths: " + ", ".join(paths) + "."
+    if named:
+        text += (
+            f" {', '.join(f'{n}.name' for n in named)} picks a whole named preset "
+            f"(--set {named[0]}.name=[A,B] is an axis of those presets)."
+        )
+    return text + " Values are JSON-like literals; bare words are strings."
 
 
 def _is_uri(path: str) -> bool:
@@ -234,13 +310,16 @@ FIXED_ON_RESUME = {
     "max_failures": "--max-failures",
     "cpus_per_trial": "--cpus-per-trial",
     "gpus_per_trial": "--gpus-per-trial",
+    "overrides": "--set",
+    "extend": "--extend",
 }
+NOT_GIVEN = (None, False)
 DEFAULTS = {"max_failures": 1, "cpus_per_trial": 1.0, "gpus_per_trial": 0.0}
 
 
 def _check_args(args: Any) -> None:
     if args.resume:
-        given = [flag for key, flag in FIXED_ON_RESUME.items() if getattr(args, key) is not None]
+        given = [f for key, f in FIXED_ON_RESUME.items() if getattr(args, key) not in NOT_GIVEN]
         if given:
             raise UsageError(
                 f"--resume continues the experiment with the settings it was started with (Tune's "
@@ -294,6 +373,101 @@ def _utilization(results: Any, wall: float) -> str:
     )
 
 
+def describe(meta: dict[str, Any]) -> str:
+    """One line: the preset, overrides and parents an experiment was started with."""
+    text = f"preset {meta.get('preset', '?')}"
+    if meta.get("overrides"):
+        text += ", " + " ".join(f"--set {o}" for o in meta["overrides"])
+    if meta.get("parents"):
+        text += ", extends " + ", ".join(p["name"] for p in meta["parents"])
+    return text
+
+
+def _extensions(storage: str, root: str) -> dict[int, str]:
+    """k -> path of each folder ROOT_extK beside ROOT (local or at a URI)."""
+    from pyarrow import fs as pafs
+
+    from memtune.tune.lineage import filesystem
+
+    fs, base = filesystem(storage.rstrip("/"))
+    infos = fs.get_file_info(pafs.FileSelector(base, allow_not_found=True))
+    found = {}
+    for info in infos:
+        folder = info.path.rstrip("/").rsplit("/", 1)[-1]
+        m = re.fullmatch(rf"{re.escape(root)}_ext(\d+)", folder)
+        if m and info.type == pafs.FileType.Directory:
+            found[int(m.group(1))] = f"{storage.rstrip('/')}/{folder}"
+    return found
+
+
+def _root(path: str) -> str:
+    return re.sub(r"_ext\d+$", "", path.rstrip("/").rsplit("/", 1)[-1])
+
+
+def _extension_name(storage: str, parent: str) -> str:
+    root = _root(parent)
+    return f"{root}_ext{max(_extensions(storage, root), default=0) + 1}"
+
+
+def plan_extension(
+    experiment: Any, sweep: Sweep, configs: list[dict[str, Any]], storage: str, name: str | None
+) -> tuple[str, list[dict[str, Any]]]:
+    """The experiment --extend grows, and the grid points it has not finished.
+
+    The experiment is --name (or the newest of this sweep) with its extensions: its newest
+    ``NAME_extK``. A point counts as finished when a trial of that lineage with the same whole
+    config (``lineage.canonical``: every field but NOT_IDENTITY, after the config class filled
+    in the defaults of fields added since) ended normally; errored or unfinished ones run again.
+    A grid that differs from it in a field neither sweeps is a different protocol: UsageError
+    naming the fields, before Ray starts.
+
+    Returns:
+        (path of the experiment grown, the configs still to run).
+    """
+    from ray.tune import ExperimentAnalysis
+
+    from memtune.tune.legacy import alias_moved_modules
+
+    if sweep.search is not None:
+        raise UsageError(
+            "--extend grows a grid sweep; this preset is a search (its searcher picks the "
+            "trials): start a new experiment, and analyse both together (analysis PATH PATH)"
+        )
+    found = _find_experiment(storage, name, experiment.name)
+    extensions = _extensions(storage, _root(found))
+    tip = extensions[max(extensions)] if extensions else sibling(found, _root(found))
+    alias_moved_modules()
+    cls = experiment.config
+    old, axes, finished = [], set(axis_paths(sweep)), set()
+    for uri in lineage(tip):
+        try:
+            trials = ExperimentAnalysis(uri).trials
+        except Exception as e:  # no experiment there, or a corrupted one
+            first = (str(e).strip().splitlines() or [""])[0]
+            raise UsageError(f"--extend: cannot read experiment {uri}: {first}") from None
+        axes |= set(read_meta(uri).get("axes", []))
+        for t in trials:
+            config = cls.from_dict(t.config).to_dict()
+            old.append(flatten(config))
+            if t.status == ENDED_NORMALLY:
+                finished.add(canonical(config))
+    label = tip.rsplit("/", 1)[-1]
+    differ = protocol_differences({label: old, "this grid": [flatten(c) for c in configs]}, axes)
+    if differ:
+        raise UsageError(
+            f"--extend: this grid differs from {label} in {', '.join(differ)}: a different "
+            "protocol; start a new experiment (a field meant to vary must be a grid axis: "
+            "--set FIELD=[...])"
+        )
+    todo = [c for c in configs if canonical(c) not in finished]
+    print(
+        f"[memtune] --extend {label}: {len(configs) - len(todo)} of {len(configs)} grid points "
+        f"already finished there; {len(todo)} to run",
+        flush=True,
+    )
+    return tip, todo
+
+
 def run_sweep(
     name: str,
     presets: dict[str, Sweep],
@@ -315,18 +489,38 @@ def run_sweep(
     experiment = get(name)
     args = sweep_parser(name, presets).parse_args(argv)
     _check_args(args)
-    sweep = presets[args.preset]
-    configs = expand(sweep)
     storage = _storage(args.storage_path)
     if not _is_uri(storage) and Path(storage).exists() and not Path(storage).is_dir():
         raise UsageError(f"--storage-path {storage} is not a directory")
+    parent = None
     if args.resume:
+        # Tuner.restore runs what the experiment started with; memtune.json says what that was
         path = _find_experiment(storage, args.name, name)
+        meta = read_meta(path)
+        sweep = presets.get(meta.get("preset", args.preset), presets[args.preset])
+        if meta:
+            print(f"[memtune] resuming {path}: {describe(meta)}", flush=True)
     else:
-        exp_name = args.name or f"{name}_{args.preset}_{time.strftime('%Y%m%d-%H%M%S')}"
+        sweep = with_overrides(presets[args.preset], args.overrides)
+        configs = expand(sweep)
+        if args.extend:
+            parent, configs = plan_extension(experiment, sweep, configs, storage, args.name)
+            if not configs:
+                return 0
+            exp_name = _extension_name(storage, parent)
+        else:
+            exp_name = args.name or f"{name}_{args.preset}_{time.strftime('%Y%m%d-%H%M%S')}"
         path = f"{storage.rstrip('/')}/{exp_name}"
         if not _is_uri(storage) and Path(path).exists():
             raise UsageError(f"experiment {path} exists; pick another --name or pass --resume")
+        meta = {
+            "experiment": name,
+            "preset": args.preset,
+            "overrides": args.overrides or [],
+            "axes": axis_paths(sweep),
+            "n_points": len(configs),
+            "parents": [link(parent)] if parent else [],
+        }
 
     from ray import tune
 
@@ -368,7 +562,21 @@ def run_sweep(
             "trial_name_creator": namer,
             "trial_dirname_creator": namer,
         }
-        if sweep.search is None:
+        if parent is not None:
+            # Tune's grid crosses every axis; the points left are any subset of the grid, so
+            # they go to Tune's own BasicVariantGenerator as its points_to_evaluate, one sample
+            # each, over a param_space without grid_search (public API, ray.tune.search)
+            from ray.tune.search import BasicVariantGenerator
+
+            print(f"[memtune] {name}/{args.preset}: {len(configs)} trials -> {path}", flush=True)
+            tune_config = tune.TuneConfig(
+                search_alg=BasicVariantGenerator(points_to_evaluate=list(configs)),
+                num_samples=len(configs),
+                max_concurrent_trials=args.max_concurrent,
+                **common,
+            )
+            param_space = configs[0]
+        elif sweep.search is None:
             print(f"[memtune] {name}/{args.preset}: {len(configs)} trials -> {path}", flush=True)
             tune_config = tune.TuneConfig(max_concurrent_trials=args.max_concurrent, **common)
             param_space = to_param_space(sweep)
@@ -386,6 +594,7 @@ def run_sweep(
         tuner = tune.Tuner(
             wrapped, param_space=param_space, tune_config=tune_config, run_config=run_config
         )
+        write_meta(path, meta)  # what was run, for the analysis and a later --resume
     # the console reporter that takes columns (RunConfig.progress_reporter) is the one Tune
     # uses without its new output engine, which would print the model dict cut off instead
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")

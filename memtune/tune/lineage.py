@@ -1,0 +1,162 @@
+"""What memtune records beside Tune's files in an experiment folder, and how experiments link.
+
+``memtune.json`` in the experiment folder (local or at a URI) says what was run:
+
+    {"experiment": "capacity", "preset": "default", "overrides": ["seed=[0,1]"],
+     "axes": ["model", "seed"], "n_points": 6, "parents": [{"name": ..., "uri": ...}]}
+
+``--resume`` reads it (the preset and overrides the experiment started with), and the analysis
+lists it in ``summary.json``. ``parents`` is written by ``--extend``: the new experiment holds
+only the grid points its parents had not finished, and ``analysis.common.load.read_store``
+reads it together with every experiment it links to, as one experiment. A parent is found as a
+sibling folder of that name first (so a store copied or synced elsewhere with its parents keeps
+working), then at the URI it had when the link was made. The analysis of several paths writes
+``sources`` instead: a folder that joins other experiments and tables.
+
+Which fields may differ between linked experiments: a field any of them sweeps (a grid axis, or
+differing between its trials), and the seed (a replicate). Any other field that differs means a
+different protocol, and ``protocol_differences`` names it. ``NOT_IDENTITY`` fields never count:
+they say how often a trial checkpoints, not what it measures. No Ray is imported here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+META = "memtune.json"
+ENDED_NORMALLY = "TERMINATED"  # Tune's status of a trial whose function returned
+# Config fields that say how often a trial checkpoints: they never change what it measures.
+NOT_IDENTITY = ("checkpoint_every", "checkpoint")
+# A replicate, never a protocol: last week's seed 0 and today's seed 1 may always be joined.
+REPLICATE = ("seed",)
+
+
+def filesystem(uri: str) -> tuple[Any, str]:
+    """(pyarrow file system, path in it) of a local path or a URI."""
+    from pyarrow import fs as pafs
+
+    if "://" in uri:
+        return pafs.FileSystem.from_uri(uri)
+    return pafs.LocalFileSystem(), uri
+
+
+def _exists(uri: str) -> bool:
+    from pyarrow import fs as pafs
+
+    fs, path = filesystem(uri)
+    try:
+        return fs.get_file_info(path).type != pafs.FileType.NotFound
+    except OSError:  # e.g. a bucket that does not exist
+        return False
+
+
+def read_meta(uri: str) -> dict[str, Any]:
+    """The experiment's ``memtune.json``, or {} (an experiment written before it existed)."""
+    fs, path = filesystem(f"{uri.rstrip('/')}/{META}")
+    if not _exists(f"{uri.rstrip('/')}/{META}"):
+        return {}
+    with fs.open_input_stream(path) as f:
+        return json.loads(f.read().decode())
+
+
+def write_meta(uri: str, meta: dict[str, Any]) -> None:
+    """Write ``memtune.json`` into the experiment folder (made if missing)."""
+    fs, path = filesystem(uri.rstrip("/"))
+    fs.create_dir(path, recursive=True)
+    with fs.open_output_stream(f"{path}/{META}") as f:
+        f.write(json.dumps(meta, indent=2).encode())
+
+
+def sibling(uri: str, name: str) -> str:
+    """The folder ``name`` beside ``uri``."""
+    return f"{uri.rstrip('/').rsplit('/', 1)[0]}/{name}"
+
+
+def link(uri: str) -> dict[str, str]:
+    """How a child names its parent: by folder name (it moves with it) and by where it was."""
+    return {"name": uri.rstrip("/").rsplit("/", 1)[-1], "uri": uri.rstrip("/")}
+
+
+def parents(uri: str, meta: dict[str, Any] | None = None) -> list[str]:
+    """Where each parent of the experiment at ``uri`` is now: its sibling, else its old URI."""
+    meta = read_meta(uri) if meta is None else meta
+    found = []
+    for p in meta.get("parents", []):
+        near = sibling(uri, p["name"])
+        found.append(near if _exists(near) or not _exists(p["uri"]) else p["uri"])
+    return found
+
+
+def lineage(uri: str) -> list[str]:
+    """The experiment at ``uri`` and every experiment it links to, parents first, each once."""
+    seen: list[str] = []
+
+    def visit(u: str) -> None:
+        if u in seen:
+            return
+        for p in parents(u):
+            visit(p)
+        seen.append(u)
+
+    visit(uri.rstrip("/"))
+    return seen
+
+
+def flatten(config: dict[str, Any], prefix: str = "", sep: str = ".") -> dict[str, Any]:
+    """{"model": {"name": x}} -> {"model.name": x}: the table's column names (Tune's
+    DataFrame uses sep="/")."""
+    out = {}
+    for k, v in config.items():
+        if isinstance(v, dict):
+            out.update(flatten(v, f"{prefix}{k}{sep}", sep))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def canonical(config: dict[str, Any]) -> str:
+    """A config as one string, equal for equal configs: the whole config but NOT_IDENTITY."""
+    return json.dumps(
+        {k: v for k, v in config.items() if k not in NOT_IDENTITY}, sort_keys=True, default=str
+    )
+
+
+def value_key(v: Any) -> str:
+    """A value as text, alike for a config dict and a table read back (None = "" = NaN, as a
+    CSV gives them back; 16 = 16.0)."""
+    if v is None or v == "" or (isinstance(v, float) and math.isnan(v)):
+        return "None"
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def _swept(field: str, axes: set[str]) -> bool:
+    return any(field == a or field.startswith(a + ".") for a in axes)
+
+
+def protocol_differences(parts: dict[str, list[dict[str, Any]]], axes: set[str]) -> list[str]:
+    """The fields that tell linked experiments apart as different protocols.
+
+    Args:
+        parts: each experiment's label -> its trials' flat configs (``flatten``).
+        axes: config paths some experiment sweeps (its grid axes); fields that differ between
+            the trials of one experiment are swept too.
+    Returns:
+        "field (value in A; value in B)" for every other field whose values differ.
+    """
+    values: dict[str, dict[str, set[str]]] = {}
+    for label, configs in parts.items():
+        for config in configs:
+            for k, v in config.items():
+                values.setdefault(k, {}).setdefault(label, set()).add(value_key(v))
+    swept = set(axes) | {k for k, by in values.items() if any(len(s) > 1 for s in by.values())}
+    out = []
+    for k, by in sorted(values.items()):
+        if k.split(".")[0] in NOT_IDENTITY or k in REPLICATE or _swept(k, swept):
+            continue
+        if len({next(iter(s)) for s in by.values()}) > 1:
+            out.append(f"{k} ({'; '.join(f'{next(iter(s))} in {lb}' for lb, s in by.items())})")
+    return out
