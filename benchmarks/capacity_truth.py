@@ -9,6 +9,7 @@ than 1% over that last third (issue 13). One evaluation every 1,000 steps, one J
     python benchmarks/capacity_truth.py cpu-xxs 256 200000 gt_xxs.json   # ~45 min, 1 core
     python benchmarks/capacity_truth.py cpu-s 512 150000 gt_s.json        # ~65 min, 1 core
     python benchmarks/capacity_truth.py --judge gt_xxs.json gt_s.json     # the convergence check
+    python benchmarks/capacity_truth.py cpu-xxs 99 48000 long.json --seed 1 --every 500
 
 Seed 0, batch 128, AdamW (weight decay 0.01, betas 0.9/0.99, clip 1.0), peak lr_scale/d_model.
 """
@@ -41,7 +42,10 @@ def lr_at(step: int, steps: int, peak: float, warmup: int = 100, low_frac: float
     return low
 
 
-def run(name: str, n_seqs: int, steps: int, out: str, lr_scale: float = 0.6, seed: int = 0) -> None:
+def run(
+    name: str, n_seqs: int, steps: int, out: str, lr_scale: float = 0.6, seed: int = 0,
+    every: int = 1000,
+) -> None:  # fmt: skip
     import torch
 
     from memtune.core.config import ModelConfig, OptimConfig
@@ -73,7 +77,7 @@ def run(name: str, n_seqs: int, steps: int, out: str, lr_scale: float = 0.6, see
         idx = batches(s)
         x, y = (inputs, data) if idx is None else (inputs[idx], data[idx])
         optimizer_step(opt, model, model(x), y, lr_at(s, steps, peak), ocfg.grad_clip)
-        if (s + 1) % 1000 == 0 or s + 1 == steps:
+        if (s + 1) % every == 0 or s + 1 == steps:
             bits = sequence_code_lengths(model, inputs, data).numpy()
             summ = memorization_summary(bits, floor, dcfg.seq_len, dcfg.vocab_size, 1.0)
             rec = {
@@ -84,7 +88,14 @@ def run(name: str, n_seqs: int, steps: int, out: str, lr_scale: float = 0.6, see
             log.append(rec)
             Path(out).write_text(
                 json.dumps(
-                    {"model": name, "N": n_seqs, "steps": steps, "lr_scale": lr_scale, "log": log}
+                    {
+                        "model": name,
+                        "N": n_seqs,
+                        "steps": steps,
+                        "lr_scale": lr_scale,
+                        "seed": seed,
+                        "log": log,
+                    }
                 )  # fmt: skip
             )
             print(json.dumps(rec), flush=True)
@@ -105,7 +116,8 @@ def judge(path: str) -> dict:
     change = (bits[-1] - bits[0]) / bits[-1] if last else float("nan")
     spread = (max(bits) - min(bits)) / bits[-1] if last else float("nan")
     return {
-        "model": rec["model"], "N": rec["N"], "steps_done": end["step"], "steps": steps,
+        "model": rec["model"], "seed": rec.get("seed", 0), "N": rec["N"],
+        "steps_done": end["step"], "steps": steps,
         "n_params": end["n_params"], "bits": end["bits"], "bits_per_param": end["bits_per_param"],
         "efficiency": end["eff"], "last_third_change": change, "last_third_spread": spread,
         "converged": bool(done and last and abs(change) < CONVERGED_CHANGE),
@@ -117,12 +129,15 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--judge", nargs="+", metavar="RUN.json", help="check finished runs")
     p.add_argument("args", nargs="*", help="MODEL N STEPS OUT.json [LR_SCALE]")
+    p.add_argument("--seed", type=int, default=0, help="draws the data and the initialisation")
+    p.add_argument("--every", type=int, default=1000, help="steps between evaluations")
     a = p.parse_args(argv)
     if a.judge:
         for path in a.judge:
             j = judge(path)
             print(
-                f"{j['model']:<8} N={j['N']:<4} {j['steps_done']:>7,}/{j['steps']:,} steps "
+                f"{j['model']:<8} seed {j['seed']} N={j['N']:<4} "
+                f"{j['steps_done']:>7,}/{j['steps']:,} steps "
                 f"({j['minutes']:.0f} min)  bits {j['bits']:,.0f} = {j['bits_per_param']:.3f} "
                 f"bits/param (efficiency {j['efficiency']:.2f})  last third: change "
                 f"{j['last_third_change']:+.2%}, range {j['last_third_spread']:.2%}  -> "
@@ -132,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(a.args) not in (4, 5):
         p.error("give MODEL N STEPS OUT.json [LR_SCALE], or --judge RUN.json ...")
     name, n, steps, out = a.args[0], int(a.args[1]), int(a.args[2]), a.args[3]
-    run(name, n, steps, out, *(float(x) for x in a.args[4:]))
+    run(name, n, steps, out, *(float(x) for x in a.args[4:]), seed=a.seed, every=a.every)
     return 0
 
 

@@ -1,5 +1,8 @@
 """Capacity analysis on hand-built tables: verdicts decide what is fitted and what is a bound."""
 
+import json
+import math
+
 import pandas as pd
 import pytest
 
@@ -29,38 +32,120 @@ def three_models(budget_bits=3000.0):
     return table(rows)
 
 
-def test_budget_trials_are_not_capacity_evidence(tmp_path):
-    summary = analyze(three_models(budget_bits=3000.0), tmp_path)  # less than b's saturated 4000
+def strict_json(path):
+    """The file parsed by a reader that refuses NaN and Infinity, as jq and browsers do."""
+
+    def refuse(name):
+        raise ValueError(f"not JSON: {name}")
+
+    return json.loads(path.read_text(), parse_constant=refuse)
+
+
+def test_a_budget_trial_with_room_to_pass_keeps_a_capacity_a_lower_bound(tmp_path):
+    # b seed 0's N=500 trial ended on its budget at 3,000 bits, under the 4,000 its saturated
+    # trial stored; its data holds 29,000, so it could still pass: b seed 0 is a lower bound
+    summary = analyze(three_models(budget_bits=3000.0), tmp_path)
     assert summary["bits_per_param"] == pytest.approx(2.0, rel=0.02)
-    assert summary["fit_on"] == "converged capacities" and summary["n_points"] == 6
+    assert summary["fit_on"] == "converged capacities" and summary["n_points"] == 5
     assert summary["verdicts"] == {"memorized": 6, "saturated": 6, "budget": 1}
+    assert [(r["model.name"], r["seed"]) for r in summary["left_out"]] == [("b", 0)]
+    assert "could still pass it" in summary["left_out"][0]["reason"]
     text = format_report(summary)
-    assert "trial verdicts:" in text and "2/2" in text and "/2 LB" not in text
+    assert "left out of the fit: b seed 0 (lower bound: budget)" in text
 
 
-def test_a_budget_trial_storing_more_than_the_saturated_ones_makes_the_capacity_a_bound(tmp_path):
-    # b seed 0 stored 5,000 bits in a run stopped by its budget: its capacity is at least that,
-    # not the 4,000 its saturated trial ended on, and it is not converged
-    summary = analyze(three_models(budget_bits=5000.0), tmp_path)
-    b0 = pd.read_csv(tmp_path / "capacity.csv").query("`model.name` == 'b' and seed == 0")
-    assert b0["capacity_bits"].item() == 5000.0 and not b0["plateau_reached"].item()
-    assert summary["n_points"] == 5  # fitted on the converged capacities only
-    text = format_report(summary)
-    assert "lower bound: b seed 0" in text and "saturated trials stored 20% less" in text
-    for f in ["bits_vs_dataset.png", "capacity_vs_params.png", "summary.json"]:
-        assert (tmp_path / f).exists()
+def test_a_rising_budget_trial_just_below_a_saturated_one_is_not_converged(tmp_path):
+    # the cpu preset's case: seed 1 saturated at 1.917 bits/param while its other trial rose
+    # 3.4% over its last third at the cap, 3.5% below it
+    df = table([
+        ("x", 1440, 1, 68, 1.917 * 1440, "saturated"),
+        ("x", 1440, 1, 135, 1.850 * 1440, "budget"),
+        ("y", 2736, 1, 128, 1.8 * 2736, "saturated"),
+    ])  # fmt: skip
+    df["recent_gain"] = [0.008, 0.034, 0.005]
+    cap = capacities(with_verdicts(df))
+    x = cap[cap["model.name"] == "x"].iloc[0]
+    assert x["status"] == "lower bound: budget" and not x["plateau_reached"]
+    assert "N=135 trial ended on its budget 3.5% below it, still rising +3.4%" in x["reason"]
+    # a budget trial whose data holds fewer bits than the capacity cannot pass it
+    df.loc[1, "bits_achievable"] = 1.9 * 1440
+    assert capacities(with_verdicts(df))["plateau_reached"].all()
 
 
-def test_a_capacity_without_a_saturated_trial_is_a_lower_bound_and_says_why(tmp_path):
-    df = three_models()
-    only_budget = (df["model.name"] == "c") & (df["seed"] == 1)
-    df.loc[only_budget, "verdict"] = "budget"
-    df["recent_gain"] = 0.04
+def test_no_line_through_lower_bounds(tmp_path):
+    # true capacity 2 bits/param for both; the small model is the most under-trained, so a line
+    # through the two lower bounds (slope 2.6) is steeper than the truth: none is printed
+    df = table([("small", 1000, 0, 70, 800.0, "budget"), ("large", 4000, 0, 280, 8600.0, "budget")])
+    df["recent_gain"] = 0.05
     summary = analyze(df, tmp_path)
+    assert summary["bits_per_param"] is None and summary["n_points"] == 0
+    assert summary["no_fit_reason"].startswith("no capacity fit: 0 model size(s)")
+    saved = strict_json(tmp_path / "summary.json")
+    assert saved["bits_per_param"] is None and saved["bits_per_param_ci95"] == [None, None]
     text = format_report(summary)
-    assert "lower bound: c seed 1" in text and "ran out of steps" in text and "+4.0%" in text
-    assert "1/2 LB" in text
-    assert summary["n_points"] == 5  # c seed 1 is drawn hollow, not fitted
+    assert "bits per parameter =" not in text and "no capacity fit" in text
+    assert ">=0.800" in text and ">=2.150" in text
+    from analysis.capacity.plots import plot_capacity_fit
+
+    fig = plot_capacity_fit(capacities(with_verdicts(df)), None)
+    assert len(fig.axes[0].lines) == 1  # Morris et al.'s reference only, no fit line
+
+
+def test_one_converged_size_is_no_fit_and_the_others_are_named(tmp_path):
+    df = table([("small", 1000, 0, 70, 1900.0, "saturated"), ("large", 4000, 0, 280, 8600.0,
+                                                               "budget")])  # fmt: skip
+    summary = analyze(df, tmp_path)
+    assert summary["bits_per_param"] is None
+    assert "1 model size(s) have a converged capacity (small)" in summary["no_fit_reason"]
+    models = {m["model.name"]: m for m in summary["models"]}
+    assert models["small"]["bound"] == "" and models["large"]["bound"] == ">="
+    assert [r["model.name"] for r in summary["left_out"]] == ["large"]
+
+
+def test_the_slopes_interval_is_clustered_by_model(tmp_path):
+    # seeds of one model share its offset from the line: three points per model are not
+    # independent evidence, so the interval is wider than OLS's over nine points
+    rows = []
+    for name, p, offset in [("a", 1000, 300.0), ("b", 2000, -400.0), ("c", 4000, 200.0)]:
+        rows += [(name, p, seed, 100, 2 * p + offset + 10 * seed, "saturated") for seed in range(3)]
+    df = table(rows)
+    summary = analyze(df, tmp_path)
+    assert summary["interval"].startswith("cluster-robust by model (3 clusters")
+    from analysis.common.fit import fit_linear
+
+    ols = fit_linear(df["n_params"], df["bits_memorized_best"])
+    lo, hi = summary["bits_per_param_ci95"]
+    assert hi - lo > ols.ci95[0, 1] - ols.ci95[0, 0]
+    models = {m["model.name"]: m for m in summary["models"]}
+    assert models["a"]["bpp"] == pytest.approx((2000 + 300 + 10) / 1000)
+    assert models["a"]["bpp_ci95_low"] < models["a"]["bpp"] < models["a"]["bpp_ci95_high"]
+    assert "bits/param" in format_report(summary).splitlines()[6]
+
+
+def test_per_model_figures_and_the_ground_truth(tmp_path):
+    df = table([("cpu-xxs", 1440, s, 90, b * 1440, "saturated") for s, b in [(0, 1.9), (1, 1.92)]]
+               + [("cpu-s", 4416, 0, 276, 1.95 * 4416, "saturated")])  # fmt: skip
+    summary = analyze(df, tmp_path)
+    models = {m["model.name"]: m for m in summary["models"]}
+    assert models["cpu-xxs"]["vs_ground_truth"] == pytest.approx(1.91 / 1.89 - 1)
+    assert models["cpu-s"]["bpp_ci95_low"] is None or math.isnan(models["cpu-s"]["bpp_ci95_low"])
+    saved = strict_json(tmp_path / "summary.json")  # one-seed intervals are null, not NaN
+    assert {m["model.name"]: m["bpp_ci95_low"] for m in saved["models"]}["cpu-s"] is None
+    assert "1.89 (+1.1%)" in format_report(summary)
+
+
+def test_a_flat_run_below_another_is_called_optimizer_limited(tmp_path):
+    df = table([("cpu-xxs", 1440, 0, 90, 1.94 * 1440, "saturated"),
+                ("cpu-xxs", 1440, 1, 90, 1.55 * 1440, "saturated"),
+                ("cpu-s", 4416, 0, 276, 1.70 * 4416, "saturated")])  # fmt: skip
+    summary = analyze(df, tmp_path)
+    limited = [w for w in summary["warnings"] if w.startswith("optimizer-limited")]
+    assert len(limited) == 2
+    assert "cpu-xxs seed 1 N=90 saturated at 1.550 bits/param, 20% below seed 0 N=90" in limited[0]
+    assert (
+        "cpu-s seed 0 N=276 saturated at 1.700 bits/param, 13% below the ground truth"
+        in (limited[1])
+    )
 
 
 def test_only_memorized_trials_give_a_data_limited_lower_bound():
@@ -69,6 +154,15 @@ def test_only_memorized_trials_give_a_data_limited_lower_bound():
     cap = capacities(df)
     a = cap[cap["model.name"] == "a"]
     assert (a["status"] == "lower bound: data").all() and not a["plateau_reached"].any()
+    assert a["reason"].str.contains("add larger n_seqs").all()
+
+
+def test_a_larger_n_that_saturated_lower_is_no_call_for_larger_n():
+    df = with_verdicts(table([("a", 1000, 0, 30, 1700.0, "memorized"),
+                              ("a", 1000, 0, 70, 1500.0, "saturated")]))  # fmt: skip
+    a = capacities(df).iloc[0]
+    assert a["status"] == "lower bound: data" and "add larger n_seqs" not in a["reason"]
+    assert "the larger N=70 saturated lower" in a["reason"]
 
 
 def test_bits_falling_past_the_knee_are_flagged(tmp_path):
@@ -78,10 +172,10 @@ def test_bits_falling_past_the_knee_are_flagged(tmp_path):
     assert any("bits fall past the knee: a seed 0: N=200" in w for w in summary["warnings"])
 
 
-def test_old_stores_without_verdicts_fit_lower_bounds_and_say_so(tmp_path):
+def test_old_stores_without_verdicts_are_lower_bounds_and_say_so(tmp_path):
     df = three_models().drop(columns="verdict")
     summary = analyze(df, tmp_path)
-    assert summary["fit_on"] == "lower bounds"
+    assert summary["bits_per_param"] is None
     assert any("has no verdicts" in w for w in summary["warnings"])
 
 
@@ -97,6 +191,35 @@ def test_a_protocol_study_prints_its_table_without_a_fit(tmp_path):
     lines = text.splitlines()
     assert lines[2].split()[:2] == ["wsd", "a"] and "2.100" in lines[2] and "saturated" in lines[2]
     assert (tmp_path / "protocol.csv").exists()
+    strict_json(tmp_path / "protocol.json")
+
+
+def test_a_protocol_study_names_settings_that_did_not_finish(tmp_path):
+    df = table([("a", 1000, 0, 70, 1900.0, "saturated"), ("a", 1000, 0, 70, 900.0, "")])
+    df["optim.name"] = ["wsd", "plateau"]
+    df["step"], df["train_seconds"], df["eval_seconds"] = [9000, 3000], 60.0, 3.0
+    df["status"] = ["TERMINATED", "ERROR"]
+    text = format_report(analyze(df, tmp_path))
+    assert "incomplete (ERROR)" in text
+    assert "incomplete: 1 trial(s) did not finish, their figures are partial: plateau on a" in text
+
+
+def test_a_study_over_two_models_keeps_settings_apart(tmp_path):
+    rows = [
+        ("a", 1000, 0, 70, 1900.0, "saturated"),
+        ("a", 1000, 0, 70, 1500.0, "saturated"),
+        ("b", 2000, 0, 140, 3000.0, "saturated"),
+        ("b", 2000, 0, 140, 3900.0, "saturated"),
+    ]
+    df = table(rows)
+    df["optim.name"] = ["wsd", "cosine", "wsd", "cosine"]
+    df["step"], df["train_seconds"], df["eval_seconds"] = 9000, 60.0, 3.0
+    cap = capacities(with_verdicts(df))
+    assert len(cap) == 4  # one capacity per (model, seed, setting), none pooled
+    summary = analyze(df, tmp_path)
+    assert "bits_per_param" not in summary  # settings are compared, not fitted
+    by = {(r["setting"], r["model.name"]): r["bpp_best"] for r in summary["protocol"]}
+    assert by["wsd", "a"] == 1.9 and by["cosine", "b"] == 1.95
 
 
 def test_the_ground_truth_check_reads_the_last_third(tmp_path):

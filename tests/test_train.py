@@ -1,15 +1,17 @@
 """The plain-torch loop: memorizes, stops for the right reason, resumes exactly."""
 
 import copy
+import math
 
 import pytest
 import torch
 
-from memtune.core.config import ModelConfig, OptimConfig
+from memtune.core.config import ConfigError, ModelConfig, OptimConfig, replace
 from memtune.core.data import with_bos
 from memtune.core.models import build_model
-from memtune.core.optim import BatchOrder, PlateauSchedule, lr_at
-from memtune.experiments.capacity.config import DataConfig, TrainConfig
+from memtune.core.optim import BatchOrder, Schedule, lr_at
+from memtune.core.progress import gain_over, stalled
+from memtune.experiments.capacity.config import DataConfig, TrainConfig, knee_n_seqs
 from memtune.experiments.capacity.data import make_random_sequences
 from memtune.experiments.capacity.loop import TrainState, judge, train, verdict
 
@@ -51,7 +53,7 @@ def test_model_is_causal(pos_emb):
 def test_tiny_model_memorizes_8_sequences():
     records = []
     final = train(TINY, report=lambda m, s: records.append(m))
-    assert final["stop_reason"] == "converged"
+    assert final["stop_reason"] == "memorized" and final["verdict"] == "memorized"
     assert final["efficiency"] >= 0.95
     assert final["seqs_memorized"] == 8
     assert final["bits_achievable"] == 8 * (32 - 3)
@@ -102,7 +104,7 @@ def test_state_round_trips_through_a_directory(tmp_path):
     assert back.step == 7 and torch.equal(back.model["w"], torch.ones(2))
 
 
-def test_plateau_stops_a_model_that_cannot_learn():
+def test_patience_stops_a_model_that_cannot_learn():
     cfg = TrainConfig(
         model=ModelConfig.preset("cpu-xxs"),
         data=DataConfig(n_seqs=64, seq_len=16),
@@ -112,8 +114,8 @@ def test_plateau_stops_a_model_that_cannot_learn():
         patience=100,
     )
     final = train(cfg)
-    assert final["stop_reason"] == "plateau"
-    assert final["step"] < 1000
+    assert final["stop_reason"] == "patience" and final["verdict"] == "budget"
+    assert final["step"] == 120  # the first evaluation with a full 100-step window
 
 
 def test_patience_does_not_stop_a_run_that_keeps_improving():
@@ -153,92 +155,160 @@ def test_batch_order_is_a_permutation_per_epoch():
 
 PLATEAU = OptimConfig(
     warmup_steps=10, schedule="plateau", stall_steps=200, stall_tol=0.02, decay_steps=50,
-    min_lr_frac=0.1,
+    hold_steps=100, min_lr_frac=0.1,
 )  # fmt: skip
 
 
-def test_plateau_schedule_holds_the_peak_until_progress_stalls_then_decays():
-    s = PlateauSchedule()
+def test_one_rule_for_flat():
+    history = [(0, 10.0), (100, 20.0), (200, 20.1), (300, 20.3)]
+    assert gain_over(history, 200) == (pytest.approx(0.3 / 20.0), True)
+    assert gain_over(history, 500) == (pytest.approx(1.03), False)  # no evaluation that old
+    assert stalled(history, 200, 0.02) and not stalled(history, 200, 0.01)
+    assert not stalled(history, 500, 10.0)  # a window longer than the run is never flat
+
+
+def test_wsd_decays_and_holds_before_max_steps():
+    o = OptimConfig(warmup_steps=10, schedule="wsd", decay_steps=200, hold_steps=300,
+                    min_lr_frac=0.05)  # fmt: skip
+    s = Schedule()
+    assert s.decay_start(o, 1000) == 500
+    assert s.lr(0, 1.0, o, 1000) == pytest.approx(0.1) and s.lr(499, 1.0, o, 1000) == 1.0
+    assert s.lr(600, 1.0, o, 1000) == pytest.approx(0.525)
+    assert s.lr(700, 1.0, o, 1000) == s.lr(999, 1.0, o, 1000) == pytest.approx(0.05)
+    s.observe(400, [(200, 1.0), (400, 1.0)], o)  # fixed in advance: no trigger
+    assert s.decay_start(o, 1000) == 500
+    # annealed within 30% of the way from the floor to the peak: the decay's last 37%
+    assert not s.annealed(626, o, 1000) and s.annealed(627, o, 1000)
+
+
+def test_the_stall_trigger_starts_the_decay_early_never_late():
+    s = Schedule()
     assert s.lr(0, 1.0, PLATEAU, 10_000) == pytest.approx(0.1)  # warmup
+    history = []
     for step, value in [(100, 10.0), (200, 20.0), (300, 20.1), (350, 20.3)]:
-        s.observe(step, value, PLATEAU)
-        assert s.decay_start == -1 and s.lr(step, 1.0, PLATEAU, 10_000) == 1.0
-    s.observe(400, 20.2, PLATEAU)  # < 2% over 200 steps >= stall_steps: decay from here
-    assert s.decay_start == 400
-    assert s.lr(400, 1.0, PLATEAU, 10_000) == pytest.approx(1.0)
+        history.append((step, value))
+        s.observe(step, history, PLATEAU)
+        assert s.triggered == -1 and s.lr(step, 1.0, PLATEAU, 10_000) == 1.0
+    history.append((400, 20.3))
+    s.observe(400, history, PLATEAU)  # < 2% over 200 steps: decay from here
+    assert s.decay_start(PLATEAU, 10_000) == 400
     assert s.lr(425, 1.0, PLATEAU, 10_000) == pytest.approx(0.55)
     assert s.lr(450, 1.0, PLATEAU, 10_000) == pytest.approx(0.1)
-    assert not s.annealed(449, PLATEAU, 10_000) and s.annealed(450, PLATEAU, 10_000)
-    s.observe(500, 99.0, PLATEAU)  # a later jump never restarts the peak
+    history.append((500, 99.0))
+    s.observe(500, history, PLATEAU)  # a later jump never restarts the peak
     assert s.lr(600, 1.0, PLATEAU, 10_000) == pytest.approx(0.1)
+    # a run that never stalls still decays at the latest start: decay and hold fit the budget
+    late = Schedule()
+    assert late.decay_start(PLATEAU, 1000) == 1000 - 50 - 100
+    assert late.lr(999, 1.0, PLATEAU, 1000) == pytest.approx(0.1)
 
 
-def test_cosine_schedule_is_lr_at_and_anneals_only_near_its_floor():
+def test_cosine_schedule_is_lr_at_and_anneals_over_its_last_third():
     o = OptimConfig(warmup_steps=10, min_lr_frac=0.1)
-    s = PlateauSchedule()
+    s = Schedule()
     for step in [0, 5, 50, 100, 109]:
         assert s.lr(step, 1.0, o, 110) == lr_at(step, 1.0, o, 110)
-    s.observe(100, 1.0, o)
-    assert s.decay_start == -1  # a cosine never triggers a decay
-    assert not s.annealed(60, o, 110) and s.annealed(105, o, 110)
+    s.observe(100, [(50, 1.0), (100, 1.0)], o)
+    assert s.decay_start(o, 110) == -1  # a cosine never triggers a decay
+    assert not s.annealed(60, o, 110) and s.annealed(80, o, 110)
+    assert not s.annealed(75, o, 10_010) and s.annealed(6_800, o, 10_010)
 
 
 def test_judge_needs_a_flat_window_at_an_annealed_lr():
-    rising = [(s, 100.0 + s, True) for s in range(0, 1001, 100)]
+    rising = [(s, 100.0 + s, True, 100.0 + s) for s in range(0, 1001, 100)]
     assert not judge(rising, 500, 0.01)["saturated"]
-    assert judge(rising, 500, 0.01)["recent_gain"] == pytest.approx(500 / 600)
+    assert judge(rising, 500, 0.01)["recent_gain"] == pytest.approx(500 / 850)  # trend / mean
     flat_at_peak = [(s, 100.0, False) for s in range(0, 1001, 100)]
     assert not judge(flat_at_peak, 500, 0.01)["saturated"]  # the peak's plateau is no verdict
-    flat = [(s, 100.0, s >= 400) for s in range(0, 1001, 100)]
+    flat = [(s, 100.0, s >= 500) for s in range(0, 1001, 100)]
     assert judge(flat, 500, 0.01)["saturated"]
+    late = [(s, 100.0, s >= 600) for s in range(0, 1001, 100)]
+    assert not judge(late, 500, 0.01)["saturated"]  # the window's first evaluation at the peak
     assert not judge(flat[:3], 500, 0.01)["saturated"]  # shorter than the window
     # creeping at a low lr: within 1% over 2,000 steps, not over the last third of the run
     creep = [(s, 1000.0 + 0.004 * s, s >= 3000) for s in range(0, 12_001, 250)]
     assert judge(creep, 2000, 0.01)["saturated"]
     assert not judge(creep, 2000, 0.01, fraction=1 / 3)["saturated"]
-    assert judge(creep, 2000, 0.01, fraction=1 / 3)["recent_gain"] == pytest.approx(16 / 1032)
-    assert verdict("converged", False) == "memorized"
+    assert judge(creep, 2000, 0.01, fraction=1 / 3)["recent_gain"] == pytest.approx(16 / 1040)
+    # swinging +-2% between evaluations around a flat level at 5% of the peak lr: the best so
+    # far keeps rising with every new high, the level does not, and the level is judged
+    swing = [
+        1000.0 * (1 + 0.02 * (-1) ** (s // 250) * ((s // 250) % 3) / 2)
+        for s in range(0, 12_001, 250)
+    ]
+    best = [max(swing[: i + 1]) for i in range(len(swing))]
+    noisy = [
+        (s, b, s >= 3000, x) for s, b, x in zip(range(0, 12_001, 250), best, swing, strict=True)
+    ]
+    assert judge(noisy, 2000, 0.01, fraction=1 / 3)["saturated"]
+    assert verdict("memorized", False) == "memorized"
     assert verdict("saturated", True) == "saturated"
-    assert verdict("max_steps", False) == "budget" and verdict("plateau", False) == "budget"
+    assert verdict("max_steps", False) == "budget" and verdict("patience", False) == "budget"
     assert verdict("", False) == ""
 
 
 def test_knee_multiple_places_n_at_the_models_knee():
+    # the knee is where the achievable bits N (T - log2 N) reach the capacity, log2 N floor and all
     cfg = TrainConfig(model=ModelConfig.preset("cpu-xxs"), knee_multiple=2.0, knee_bpp=2.0)
-    assert cfg.n_seqs_for(1440) == round(2 * 2 * 1440 / 64)
+    knee = knee_n_seqs(2 * 1440, cfg.data)
+    assert knee * (64 - math.log2(knee)) == pytest.approx(2 * 1440)
+    assert cfg.n_seqs_for(1440) == round(2 * knee) == 99  # 90 without the floor
+    big = knee_n_seqs(3.6 * 6_000_000, DataConfig())  # the paper preset's scale
+    assert big * (64 - math.log2(big)) == pytest.approx(3.6 * 6_000_000)
+    assert big / (3.6 * 6_000_000 / 64) > 1.3  # the floor moves a large knee by a third
     assert TrainConfig(data=DataConfig(n_seqs=7)).n_seqs_for(1440) == 7
 
 
-def test_plateau_run_decays_after_a_stall_and_ends_with_a_verdict():
-    cfg = TrainConfig(
-        model=ModelConfig.preset("cpu-xxs"),
-        data=DataConfig(seq_len=16),
-        optim=OptimConfig(
-            lr_scale=0.6, warmup_steps=0, batch_size=0, schedule="plateau", stall_steps=100,
-            decay_steps=100, min_lr_frac=0.05,
-        ),
-        max_steps=3000, eval_every=25, patience=3000, saturation_window=100,
-        knee_multiple=0.5, target_efficiency=0.99,
+def short_run(**optim) -> TrainConfig:
+    """cpu-xxs on 64 sequences of 32 bits under a 3,000-step wsd: a real run of ~10 s."""
+    return TrainConfig(
+        model=ModelConfig.preset("cpu-xxs"), data=DataConfig(n_seqs=64, seq_len=32),
+        optim=OptimConfig(**{
+            "lr_scale": 0.6, "warmup_steps": 50, "batch_size": 0, "schedule": "wsd",
+            "stall_steps": 200, "decay_steps": 500, "hold_steps": 1000, **optim,
+        }),
+        max_steps=3000, eval_every=50, patience=3000, saturation_window=300,
+        saturation_fraction=1 / 3,
     )  # fmt: skip
+
+
+def test_a_real_run_still_rising_at_its_cap_ends_budget():
+    # a hold at 1% of the peak still gains ~10% over the last third of 3,000 steps
+    records = []
+    final = train(short_run(min_lr_frac=0.01), report=lambda m, s: records.append(m))
+    assert final["stop_reason"] == "max_steps" and final["verdict"] == "budget"
+    assert final["step"] == 3000 and final["recent_gain"] > 0.02
+    assert all(r["verdict"] == "" for r in records[:-1])
+    assert final["decay_start"] == 3000 - 500 - 1000  # fixed in advance
+
+
+def test_a_real_run_flat_at_an_annealed_lr_ends_saturated_and_stops():
+    # the stall trigger starts the decay early, the hold (lr 0) is flat: judged saturated over
+    # the last third of the run and stopped there, before the cap
+    cfg = short_run(min_lr_frac=0.0, schedule="plateau")
     records = []
     final = train(cfg, report=lambda m, s: records.append(m))
-    assert final["n_seqs"] == round(0.5 * 2 * final["n_params"] / 16)
-    assert final["decay_start"] > 0 and final["verdict"] in {"saturated", "memorized"}
-    assert final["step"] < 3000  # stopped by its verdict, not the cap
-    assert all(r["verdict"] == "" for r in records[:-1])
+    assert final["stop_reason"] == "saturated" and final["verdict"] == "saturated"
+    assert 0 < final["decay_start"] < 1500 and final["step"] < 3000
+    assert final["recent_gain"] <= 0.01
     peak = cfg.optim.peak_lr(cfg.model.d_model)
-    assert all(r["lr"] == peak for r in records if r["step"] <= final["decay_start"])
+    assert all(r["lr"] == peak for r in records if 50 <= r["step"] <= final["decay_start"])
+    window = [r for r in records if r["step"] >= final["step"] - final["step"] / 3]
+    assert all(r["lr"] <= 0.3 * peak for r in window)  # judged only at an annealed lr
+
+
+def test_a_schedule_whose_hold_cannot_be_judged_is_refused():
+    with pytest.raises(ConfigError, match="optim.hold_steps"):
+        TrainConfig(optim=OptimConfig(schedule="wsd", decay_steps=500, hold_steps=100),
+                    max_steps=3000)  # fmt: skip
+    with pytest.raises(ConfigError, match="must fit in max_steps"):
+        TrainConfig(optim=OptimConfig(schedule="wsd", decay_steps=2500, hold_steps=1000),
+                    max_steps=3000)  # fmt: skip
 
 
 def test_plateau_schedule_resumes_exactly():
-    cfg = TrainConfig(
-        model=ModelConfig.preset("cpu-xxs"),
-        data=DataConfig(n_seqs=40, seq_len=16),
-        optim=OptimConfig(
-            batch_size=16, schedule="plateau", stall_steps=50, stall_tol=0.5, decay_steps=100
-        ),
-        max_steps=300, eval_every=50, checkpoint_every=100,
-    )  # fmt: skip
+    cfg = replace(short_run(min_lr_frac=0.05, schedule="plateau"), checkpoint_every=1000,
+                  max_steps=2000)  # fmt: skip
     saved = {}
 
     def keep(metrics, state):
@@ -246,7 +316,6 @@ def test_plateau_schedule_resumes_exactly():
             saved[state.step] = copy.deepcopy(state)
 
     full = train(cfg, report=keep)
-    assert 0 < full["decay_start"] <= 200
-    resumed = train(cfg, resume=saved[200] if full["decay_start"] <= 100 else saved[100])
+    resumed = train(cfg, resume=saved[1000])
     for k in ["bits_memorized", "lr", "decay_start", "verdict", "train_loss"]:
         assert resumed[k] == full[k], k

@@ -50,8 +50,13 @@ def plot_bits_vs_dataset(df: pd.DataFrame, cap: pd.DataFrame, seq_len: int) -> p
     )
 
 
-def plot_capacity_fit(cap: pd.DataFrame, fit: FitResult) -> plt.Figure:
-    """Capacity vs parameters with the linear fit and Morris et al.'s 3.6 bits/parameter."""
+def plot_capacity_fit(cap: pd.DataFrame, fit: FitResult | None) -> plt.Figure:
+    """Capacity vs parameters with the linear fit and Morris et al.'s 3.6 bits/parameter.
+
+    Converged capacities are solid, lower bounds hollow. The fit line is drawn only when there
+    is a fit (two or more converged model sizes), and only converged points enter it; with no
+    fit the title says why and no line is drawn: a line through lower bounds bounds nothing.
+    """
     fig, ax = plt.subplots(figsize=(6, 4.5))
     conv = cap["plateau_reached"] if "plateau_reached" in cap else np.ones(len(cap), bool)
     ax.scatter(
@@ -61,35 +66,45 @@ def plot_capacity_fit(cap: pd.DataFrame, fit: FitResult) -> plt.Figure:
     if (~conv).any():
         ax.scatter(
             cap.loc[~conv, "n_params"], cap.loc[~conv, "capacity_bits"], facecolors="none",
-            edgecolors="C0", label="lower bound (fitted only if too few converged)",
+            edgecolors="C0", label="lower bound (not fitted)",
         )  # fmt: skip
     x = np.linspace(0, cap["n_params"].max() * 1.1, 50)
-    slope, intercept = fit.params
-    lo, hi = fit.ci95[0]
-    ax.plot(
-        x,
-        predict_linear(x, slope, intercept),
-        color="C0",
-        label=f"fit: {slope:.2f} bits/param [{lo:.2f}, {hi:.2f}], R² {fit.r2:.3f}",
-    )
+    title = "Capacity vs parameters"
+    if fit is not None:
+        slope, intercept = fit.params
+        lo, hi = fit.ci95[0]
+        interval = f"[{lo:.2f}, {hi:.2f}]" if np.isfinite([lo, hi]).all() else "(no interval)"
+        ax.plot(
+            x, predict_linear(x, slope, intercept), color="C0",
+            label=f"fit on converged: {slope:.2f} bits/param {interval}, R² {fit.r2:.3f}",
+        )  # fmt: skip
+    else:
+        title += ": no fit (fewer than 2 converged model sizes)"
     ax.plot(x, MORRIS_BPP * x, color="C3", ls="--", label=f"Morris et al.: {MORRIS_BPP} bits/param")
-    ax.set_xlabel("parameters")
-    ax.set_ylabel("capacity (bits)")
     ax.set_ylim(bottom=0)
     ax.set_xlim(left=0)
-    ax.legend(fontsize=8)
-    ax.set_title("Capacity vs parameters")
-    fig.tight_layout()
-    return fig
+    return finish(fig, ax, "parameters", "capacity (bits)", title=title)
 
 
 def plot_bits_per_param(per_model: pd.DataFrame) -> plt.Figure:
-    """Bits per parameter at capacity by model size, mean and 95% interval over seeds."""
+    """Bits per parameter at capacity by model size: the mean over converged seeds with its 95%
+    interval (solid), or the mean of lower bounds when no seed converged (hollow, no bar)."""
     fig, ax = plt.subplots(figsize=(6, 4))
     d = per_model.sort_values("n_params")
+    bound = d["bound"] == ">=" if "bound" in d else np.zeros(len(d), bool)
     err = np.vstack([d["bpp"] - d["bpp_ci95_low"], d["bpp_ci95_high"] - d["bpp"]])
     err = np.nan_to_num(err, nan=0.0)
-    ax.errorbar(d["n_params"], d["bpp"], yerr=err, fmt="o-", capsize=3, label="measured")
+    ax.plot(d["n_params"], d["bpp"], "-", color="C0", lw=0.8)
+    ok = ~np.asarray(bound)
+    ax.errorbar(
+        d["n_params"][ok], d["bpp"][ok], yerr=err[:, ok], fmt="o", color="C0", capsize=3,
+        label="converged (mean over seeds, 95% CI)",
+    )  # fmt: skip
+    if (~ok).any():
+        ax.scatter(
+            d["n_params"][~ok], d["bpp"][~ok], facecolors="none", edgecolors="C0",
+            label="lower bound (no seed converged)",
+        )  # fmt: skip
     ax.axhline(MORRIS_BPP, color="C3", ls="--", label=f"Morris et al. {MORRIS_BPP}")
     for _, row in d.iterrows():
         ax.annotate(
@@ -112,7 +127,10 @@ def plot_protocol(history: pd.DataFrame) -> plt.Figure:
             eval_seconds, bits_memorized_best and n_params.
     """
     fig, ax = plt.subplots(figsize=(7, 4.5))
+    several = history["model.name"].nunique() > 1  # settings are kept apart across models
     for (name, _), d in history.groupby(["optim.name", "trial_id"]):
+        if several:
+            name = f"{name} {d['model.name'].iloc[0]}"
         d = d.sort_values("train_seconds")
         cpu = d["train_seconds"] + d["eval_seconds"]
         (line,) = ax.plot(cpu, d["bits_memorized_best"] / d["n_params"], lw=1.2)

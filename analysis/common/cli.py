@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from analysis.common.jsonfile import write_json
 from analysis.common.load import TABLE_SUFFIXES
 from analysis.common.store import Store, is_uri
 from memtune.core.cli import ArgumentParser, UsageError
@@ -100,7 +101,7 @@ def record_sources(path: str, out: Path) -> None:
     if summary.is_file():
         data = json.loads(summary.read_text())
         data["sources"] = list_sources(path)
-        summary.write_text(json.dumps(data, indent=2, default=str))
+        write_json(summary, data)
 
 
 def output_dir(path: str, out: str | None) -> Path:

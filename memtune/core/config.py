@@ -122,13 +122,14 @@ MODEL_PRESETS: dict[str, ModelConfig] = {
 }
 
 
-SCHEDULES = ("cosine", "plateau")
+SCHEDULES = ("cosine", "wsd", "plateau")
 
 
 @dataclass(frozen=True)
 class OptimConfig:
     """AdamW with linear warmup, then cosine decay with hard restarts (the seed's schedule) or a
-    plateau-triggered warmup-stable-decay (``memtune.core.optim.PlateauSchedule``)."""
+    warmup-stable-decay with a hold at its floor, fixed in advance or with a stall trigger
+    (``memtune.core.optim.Schedule``)."""
 
     lr: float | None = None  # peak lr; None uses lr_scale / d_model
     lr_scale: float = 0.3  # measured here: ~0.3/d_model was best for 1-layer d_model 8..24
@@ -140,12 +141,14 @@ class OptimConfig:
     warmup_steps: int = 100
     n_cycles: int = 1  # cosine cycles over max_steps (hard restarts between them); 1 = plain cosine
     min_lr_frac: float = 0.1  # lr at the bottom of each cosine, as a fraction of the peak
-    # "cosine": n_cycles fixed in advance over max_steps. "plateau": warmup-stable-decay whose
-    # decay starts when progress stalls (PlateauSchedule), so the budget adapts to the run
+    # "cosine": n_cycles fixed in advance over max_steps. "wsd": peak, a cosine decay of
+    # decay_steps, a hold of hold_steps at the floor, ending at max_steps. "plateau": "wsd" whose
+    # decay may start earlier, when progress stalls (memtune.core.optim.Schedule)
     schedule: str = "cosine"
     stall_steps: int = 2000  # plateau: decay once the monitored value gained < stall_tol in this
     stall_tol: float = 0.02  # plateau: relative gain that still counts as progress at the peak
-    decay_steps: int = 4000  # plateau: length of the cosine from peak down to min_lr_frac * peak
+    decay_steps: int = 4000  # wsd/plateau: length of the cosine from peak to min_lr_frac * peak
+    hold_steps: int = 0  # wsd/plateau: steps at the floor after the decay, before max_steps
     name: str = ""  # label carried into tables and trial names (the protocol study's settings)
 
     def __post_init__(self) -> None:
@@ -171,6 +174,7 @@ class OptimConfig:
         positive_int("optim.stall_steps", self.stall_steps)
         check(self.stall_tol >= 0, f"optim.stall_tol must be >= 0, got {self.stall_tol}")
         int_at_least("optim.decay_steps", self.decay_steps, 0)
+        int_at_least("optim.hold_steps", self.hold_steps, 0)
 
     def peak_lr(self, d_model: int) -> float:
         return self.lr if self.lr is not None else self.lr_scale / d_model

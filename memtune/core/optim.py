@@ -14,6 +14,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from memtune.core.config import OptimConfig
+from memtune.core.progress import is_annealed, stalled
 
 
 def lr_at(step: int, peak: float, cfg: OptimConfig, max_steps: int) -> float:
@@ -31,66 +32,67 @@ def lr_at(step: int, peak: float, cfg: OptimConfig, max_steps: int) -> float:
 
 
 @dataclass
-class PlateauSchedule:
-    """Warmup-stable-decay whose decay starts when progress stalls, not at a step fixed in advance.
+class Schedule:
+    """The lr of one run: a cosine fixed in advance, or warmup-stable-decay with a hold.
 
-    The lr warms up, holds at the peak while the monitored value (higher is better; the capacity
-    loop feeds memorized bits) still gains more than ``stall_tol`` (relative to its best) within
-    ``stall_steps``, then follows a cosine from the peak down to ``min_lr_frac * peak`` over
-    ``decay_steps`` and stays there. Why: on memorization the peak lr reaches its own plateau
-    fast and most of the bits come while the lr falls (a fixed cosine spends half its steps
-    above that plateau, or ends before it); triggering the decay lets each run spend its steps
-    where they pay. With ``schedule="cosine"`` it is ``lr_at``, so a loop can always use it.
+    ``cfg.schedule``:
+    - "cosine": ``lr_at``, n_cycles cosines over max_steps.
+    - "wsd": warmup, the peak, a cosine from the peak down to ``min_lr_frac * peak`` over
+      ``decay_steps``, then a hold at that floor for ``hold_steps``, ending at max_steps. All of
+      it is fixed in advance, so two machines give the same schedule whatever their float order.
+    - "plateau": "wsd" whose decay may start early, once the monitored value (higher is better;
+      the capacity loop feeds memorized bits) has gained less than ``stall_tol`` over
+      ``stall_steps`` (``memtune.core.progress.stalled``), and never later than the wsd point, so
+      the decay and the hold always fit before max_steps. Why a hold: it is the annealed stretch
+      on which a run is judged saturated.
 
     The fields are plain numbers, so a loop checkpoints it with ``dataclasses.asdict``.
 
-        sched = PlateauSchedule()
-        lr = sched.lr(step, peak, cfg, max_steps)          # every step
-        sched.observe(step, bits)                          # after every evaluation
+        sched = Schedule()
+        lr = sched.lr(step, peak, cfg, max_steps)              # every step
+        sched.observe(step, history, cfg)                      # after every evaluation
     """
 
-    best: float = -math.inf  # best monitored value so far
-    ref_step: int = 0  # step at which the best last grew by more than stall_tol
-    ref_value: float = -math.inf  # the best at ref_step
-    decay_start: int = -1  # step at which the decay began; -1 = still at the peak
+    triggered: int = -1  # step at which the stall trigger began the decay; -1 = it has not
 
-    def observe(self, step: int, value: float, cfg: OptimConfig) -> None:
-        """Record an evaluation; start the decay once the best has stalled for stall_steps."""
-        self.best = max(self.best, value)
-        if self.ref_value == -math.inf or self.best - self.ref_value > cfg.stall_tol * max(
-            abs(self.ref_value), 1.0
-        ):
-            self.ref_step, self.ref_value = step, self.best
-        elif (
+    def observe(self, step: int, history: list[tuple[int, float]], cfg: OptimConfig) -> None:
+        """Record an evaluation; under "plateau", start the decay once the best has stalled."""
+        if (
             cfg.schedule == "plateau"
-            and self.decay_start < 0
-            and step - self.ref_step >= cfg.stall_steps
+            and self.triggered < 0
+            and step >= cfg.warmup_steps
+            and stalled(history, cfg.stall_steps, cfg.stall_tol)
         ):
-            self.decay_start = step
+            self.triggered = step
+
+    def decay_start(self, cfg: OptimConfig, max_steps: int) -> int:
+        """The step the decay begins: the trigger's, or the latest that leaves the decay and
+        the hold before max_steps; -1 for the cosine."""
+        if cfg.schedule == "cosine":
+            return -1
+        latest = max(cfg.warmup_steps, max_steps - cfg.decay_steps - cfg.hold_steps)
+        return min(self.triggered, latest) if self.triggered >= 0 else latest
 
     def lr(self, step: int, peak: float, cfg: OptimConfig, max_steps: int) -> float:
         if cfg.schedule == "cosine":
             return lr_at(step, peak, cfg, max_steps)
         if step < cfg.warmup_steps:
             return peak * (step + 1) / cfg.warmup_steps
-        if self.decay_start < 0:
+        start = self.decay_start(cfg, max_steps)
+        if step < start:
             return peak
         lo = cfg.min_lr_frac * peak
-        t = (step - self.decay_start) / max(cfg.decay_steps, 1)
+        t = (step - start) / max(cfg.decay_steps, 1)
         if t >= 1:
             return lo
         return lo + 0.5 * (peak - lo) * (1.0 + math.cos(math.pi * t))
 
     def annealed(self, step: int, cfg: OptimConfig, max_steps: int) -> bool:
-        """Whether the lr has finished annealing at ``step``: the plateau schedule's decay is over,
-        or the cosine is in the last stretch of its final cycle, within 10% of the way from its
-        floor to the peak (the last ~20% of a single cosine)."""
-        if cfg.schedule == "plateau":
-            return self.decay_start >= 0 and step >= self.decay_start + cfg.decay_steps
-        span = max(1, max_steps - cfg.warmup_steps)
-        last_cycle_start = cfg.warmup_steps + span * (cfg.n_cycles - 1) / cfg.n_cycles
-        near_floor = cfg.min_lr_frac + 0.1 * (1.0 - cfg.min_lr_frac)
-        return step >= last_cycle_start and lr_at(step, 1.0, cfg, max_steps) <= near_floor
+        """Whether the lr at ``step`` is annealed (``memtune.core.progress.is_annealed``): past
+        the warmup and near its floor, for every schedule alike."""
+        return step >= cfg.warmup_steps and is_annealed(
+            self.lr(step, 1.0, cfg, max_steps), cfg.min_lr_frac
+        )
 
 
 def make_optimizer(model: nn.Module, cfg: OptimConfig, lr: float) -> torch.optim.AdamW:

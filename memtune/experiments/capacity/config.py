@@ -20,6 +20,7 @@ from memtune.core.config import (
     check_seed,
     positive_int,
 )
+from memtune.core.progress import annealed_share_of_cosine
 
 
 @dataclass(frozen=True)
@@ -65,8 +66,9 @@ class TrainConfig(ConfigBase):
     saturation_window: int = 2000  # at least this many steps of flat memorized bits
     saturation_fraction: float = 1 / 3  # ... and at least this share of the run's steps
     saturation_tol: float = 0.01  # the issue's 1%: relative gain still counted as flat
-    # > 0: N = round(knee_multiple x knee_bpp x params / (T log2 V)) replaces data.n_seqs, so a
-    # grid of multiples places every model's dataset sizes around its expected knee
+    # > 0: N = knee_multiple x the knee (the N whose achievable bits N (T log2 V - log2 N) equal
+    # knee_bpp x params) replaces data.n_seqs, so a grid of multiples places every model's
+    # dataset sizes around its expected knee
     knee_multiple: float = 0.0
     knee_bpp: float = 2.0  # bits/param assumed for the knee (measured on cpu-*: ~2-2.5)
 
@@ -93,10 +95,49 @@ class TrainConfig(ConfigBase):
         )
         check(self.knee_multiple >= 0, f"knee_multiple must be >= 0, got {self.knee_multiple}")
         check(self.knee_bpp > 0, f"knee_bpp must be > 0, got {self.knee_bpp}")
+        if self.optim.schedule != "cosine":
+            o = self.optim
+            check(
+                o.warmup_steps + o.decay_steps + o.hold_steps <= self.max_steps,
+                f"optim.warmup_steps + optim.decay_steps + optim.hold_steps "
+                f"({o.warmup_steps} + {o.decay_steps} + {o.hold_steps}) must fit in max_steps "
+                f"({self.max_steps}): the decay and the hold come before the cap",
+            )
+            check(
+                self.annealed_steps() >= self.judging_window(self.max_steps),
+                f"the annealed stretch (optim.hold_steps + the decay's annealed end = "
+                f"{self.annealed_steps()} steps) must be at least the judging window at "
+                f"max_steps (max(saturation_window, saturation_fraction x max_steps) = "
+                f"{self.judging_window(self.max_steps)}): else no run that reaches the cap can "
+                "be judged saturated",
+            )
+
+    def judging_window(self, step: int) -> int:
+        """Steps over which a run at ``step`` must be flat, all at an annealed lr, to saturate."""
+        return max(self.saturation_window, math.ceil(self.saturation_fraction * step))
+
+    def annealed_steps(self) -> int:
+        """Steps at an annealed lr before max_steps under wsd: the hold and the decay's annealed
+        end (``memtune.core.progress.ANNEALED_FRAC``)."""
+        return self.optim.hold_steps + int(self.optim.decay_steps * annealed_share_of_cosine())
 
     def n_seqs_for(self, n_params: int) -> int:
         """Dataset size N of this trial: data.n_seqs, or knee_multiple x the model's knee."""
         if self.knee_multiple == 0:
             return self.data.n_seqs
-        bits_per_seq = self.data.seq_len * math.log2(self.data.vocab_size)
-        return max(1, round(self.knee_multiple * self.knee_bpp * n_params / bits_per_seq))
+        return max(1, round(self.knee_multiple * knee_n_seqs(self.knee_bpp * n_params, self.data)))
+
+
+def knee_n_seqs(capacity_bits: float, data: DataConfig) -> float:
+    """The knee: the N whose achievable bits N (T log2 V - log2 N) equal ``capacity_bits``.
+
+    Achievable, not total: a model that knows the data set still pays log2 N bits per sequence
+    to say which one it is (the floor), so ignoring it puts the knee low, the more so for large
+    N (the paper preset's small model: 0.36-2.8x its knee instead of 0.5-4x). Solved by a fixed
+    point, which converges because log2 N varies slowly.
+    """
+    bits_per_seq = data.seq_len * math.log2(data.vocab_size)
+    n = capacity_bits / bits_per_seq
+    for _ in range(50):
+        n = capacity_bits / max(bits_per_seq - math.log2(max(n, 1.0)), 1.0)
+    return n

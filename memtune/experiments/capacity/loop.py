@@ -25,7 +25,8 @@ from memtune.core.data import with_bos
 from memtune.core.loop import LoopMeter, LoopState
 from memtune.core.metrics import memorization_summary, sequence_code_lengths, sequence_floor_bits
 from memtune.core.models import build_model, count_params
-from memtune.core.optim import BatchOrder, PlateauSchedule, make_optimizer, optimizer_step
+from memtune.core.optim import BatchOrder, Schedule, make_optimizer, optimizer_step
+from memtune.core.progress import gain_over, stalled
 from memtune.experiments.capacity.config import TrainConfig
 from memtune.experiments.capacity.data import make_random_sequences
 
@@ -34,14 +35,13 @@ Report = Callable[[dict[str, Any], "TrainState | None"], None]
 
 @dataclass
 class TrainState(LoopState):
-    """``LoopState`` plus the best memorized bits and the patience clock."""
+    """``LoopState`` plus the best memorized bits, the schedule and the evaluations so far."""
 
     best_bits: float = -math.inf
     best_step: int = 0
-    progress_bits: float = -math.inf  # best bits when patience was last reset
-    progress_step: int = 0
-    schedule: dict[str, Any] = field(default_factory=dict)  # PlateauSchedule's fields
-    history: list[tuple[int, float, bool]] = field(default_factory=list)  # (step, best, annealed)
+    schedule: dict[str, Any] = field(default_factory=dict)  # Schedule's fields
+    # (step, best bits so far, lr annealed at that step, bits at that step) per evaluation
+    history: list[tuple[int, float, bool, float]] = field(default_factory=list)
 
 
 def train(
@@ -50,19 +50,19 @@ def train(
     resume: TrainState | None = None,
     device: str = "cpu",
 ) -> dict[str, Any]:
-    """Train until the data is memorized, progress stalls, or max_steps; return final metrics.
+    """Train until the data is memorized, the bits saturate, or the budget ends; return metrics.
 
-    Stopping rule: efficiency >= target_efficiency or excess loss <= target_excess_bits
-    ("converged"); best memorized bits flat (< saturation_tol) over the last saturation_window
-    steps and saturation_fraction of the run, at an annealed lr ("saturated", see ``judge``);
-    best memorized bits grew by less than min_improvement (relative) over the last ``patience``
-    steps ("plateau"); or ``max_steps``.
-    Patience is counted from the best value, so a loss plateau shorter than ``patience`` that
-    ends in a drop does not stop a run. Every evaluation reports ``verdict`` (``verdict``), set
-    once the run stops: memorized, saturated or budget.
+    Stop reasons: efficiency >= target_efficiency or excess loss <= target_excess_bits
+    ("memorized"); best memorized bits flat (gained <= saturation_tol) over the last
+    max(saturation_window, saturation_fraction x step) steps, all at an annealed lr
+    ("saturated", see ``judge``); best memorized bits gained < min_improvement over the last
+    ``patience`` steps ("patience"); or "max_steps". "Flat" is one rule for all three
+    (``memtune.core.progress``). Every evaluation reports ``verdict`` (``verdict``), set once
+    the run stops: memorized, saturated or budget.
 
-    The lr follows ``cfg.optim.schedule``: a cosine fixed in advance, or ``PlateauSchedule``,
-    which holds the peak until memorized bits stall and then decays (its state is checkpointed).
+    The lr follows ``cfg.optim.schedule`` (``memtune.core.optim.Schedule``): a cosine, or a
+    warmup-stable-decay whose decay and hold end at max_steps, or start earlier when memorized
+    bits stall ("plateau"); its state is checkpointed.
 
     Args:
         cfg: the trial's configuration.
@@ -91,7 +91,8 @@ def train(
     inputs = with_bos(data, model.bos_id)
     peak = cfg.optim.peak_lr(cfg.model.d_model)
     state = resume or TrainState()
-    sched = PlateauSchedule(**state.schedule)
+    known = {f.name for f in dataclasses.fields(Schedule)}
+    sched = Schedule(**{k: v for k, v in state.schedule.items() if k in known})
     opt = make_optimizer(model, cfg.optim, sched.lr(0, peak, cfg.optim, cfg.max_steps))
     if resume is not None:
         resume.restore(model, opt)
@@ -116,15 +117,10 @@ def train(
         )
         if summary["bits_memorized"] > state.best_bits:
             state.best_bits, state.best_step = summary["bits_memorized"], state.step
-        first = state.progress_bits == -math.inf
-        gained = state.best_bits - state.progress_bits
-        if first or gained > cfg.min_improvement * max(abs(state.progress_bits), 1.0):
-            state.progress_bits, state.progress_step = state.best_bits, state.step
-        sched.observe(state.step, summary["bits_memorized"], cfg.optim)
+        annealed = sched.annealed(state.step, cfg.optim, cfg.max_steps)
+        state.history.append((state.step, state.best_bits, annealed, summary["bits_memorized"]))
+        sched.observe(state.step, [(h[0], h[1]) for h in state.history], cfg.optim)
         state.schedule = dataclasses.asdict(sched)
-        state.history.append(
-            (state.step, state.best_bits, sched.annealed(state.step, cfg.optim, cfg.max_steps))
-        )
         judged = judge(
             state.history, cfg.saturation_window, cfg.saturation_tol, cfg.saturation_fraction
         )
@@ -146,7 +142,7 @@ def train(
             "bits_per_param": summary["bits_memorized"] / n_params,
             "train_seconds": state.train_seconds,
             "eval_seconds": state.eval_seconds,
-            "decay_start": sched.decay_start,  # -1: the plateau schedule has not decayed yet
+            "decay_start": sched.decay_start(cfg.optim, cfg.max_steps),  # -1: a cosine
             "recent_gain": judged["recent_gain"],
             "verdict": verdict(stop_reason, judged["saturated"]),
         }
@@ -162,40 +158,44 @@ def train(
     return metrics
 
 
-def judge(
-    history: list[tuple[int, float, bool]], window: int, tol: float, fraction: float = 0.0
-) -> dict[str, Any]:
+def judge(history: list[tuple], window: int, tol: float, fraction: float = 0.0) -> dict[str, Any]:
     """Whether memorized bits have saturated, from the evaluations so far.
 
     Args:
-        history: (step, best memorized bits so far, lr annealed at that step) per evaluation.
-        window: the fewest steps over which the best must be flat.
-        tol: relative gain over the window still counted as flat.
+        history: (step, best memorized bits so far, lr annealed at that step, memorized bits at
+            that step) per evaluation (checkpoints before the last field have the best only).
+        window: the fewest steps over which the bits must be flat.
+        tol: relative rise over the window still counted as flat.
         fraction: the window is also at least this share of the steps so far (1/3: the ground
             truth's "< 1% over the last third"). At a low lr bits creep: a short window can be
             flat at a level the run still leaves, a window that grows with the run cannot.
     Returns:
-        ``saturated``: the best grew by at most ``tol`` over the last window, every one
-        of them at an annealed lr (a flat stretch at the peak lr is the peak's own plateau, which
-        the decay still lifts); ``recent_gain``: the best's relative gain over the last
-        ``window`` steps (or since the first evaluation, if the run is shorter): the slope a
-        budget-limited run reports.
+        ``saturated``: the least-squares trend of memorized bits over the last window rose at
+        most ``tol`` across it (``memtune.core.progress.stalled`` with how="trend": robust to
+        the +-2% the bits swing between evaluations at a low lr), every evaluation of the
+        window, the first included, at an annealed lr (a flat stretch at a higher lr is that
+        lr's own plateau, which the decay still lifts); ``recent_gain``: that trend's rise (or
+        since the first evaluation, if the run is shorter): the slope a budget-limited run
+        reports.
     """
-    step, best, _ = history[-1]
+    step = history[-1][0]
     window = max(window, math.ceil(fraction * step))
+    bits = [(h[0], h[3] if len(h) > 3 else h[1]) for h in history]
+    gain, full = gain_over(bits, window, "trend")
     earlier = [h for h in history if h[0] <= step - window]
-    ref = earlier[-1] if earlier else history[0]
-    gain = (best - ref[1]) / max(abs(ref[1]), 1.0)
-    saturated = bool(earlier) and ref[2] and gain <= tol
-    return {"saturated": saturated, "recent_gain": gain}
+    in_window = [h for h in history if h[0] >= step - window]
+    annealed = full and earlier[-1][2] and all(h[2] for h in in_window)
+    saturated = annealed and stalled(bits, window, tol, "trend")
+    return {"saturated": bool(saturated), "recent_gain": gain}
 
 
 def verdict(stop_reason: str, saturated: bool) -> str:
     """What limited a trial: "memorized" (the data: efficiency reached its target),
-    "saturated" (the model: bits flat at an annealed lr), "budget" (the steps: max_steps or
-    patience stopped a run still rising, or not yet judged flat at a low lr), "" while running.
+    "saturated" (flat at an annealed lr: the model, or the optimizer when another setting or a
+    longer run stores more; the analysis says which), "budget" (max_steps or patience stopped a
+    run not judged flat at an annealed lr), "" while running.
     """
-    if stop_reason == "converged":
+    if stop_reason == "memorized":
         return "memorized"
     if saturated:
         return "saturated"
@@ -209,11 +209,11 @@ def _stop_reason(
         summary["efficiency"] >= cfg.target_efficiency
         or summary["excess_bits_per_token"] <= cfg.target_excess_bits
     ):
-        return "converged"
+        return "memorized"
     if saturated:
         return "saturated"
     if state.step >= cfg.max_steps:
         return "max_steps"
-    if state.step - state.progress_step >= cfg.patience:
-        return "plateau"
+    if stalled([(h[0], h[1]) for h in state.history], cfg.patience, cfg.min_improvement):
+        return "patience"
     return ""

@@ -1,0 +1,71 @@
+"""Progress over a window of steps: the one rule behind patience, the stall trigger and saturation.
+
+Every memtune rule that asks "has this run stopped improving?" asks it the same way: did the best
+value so far gain less than ``tol`` (relative) over the last ``window`` steps? The capacity loop
+stops on it (patience), its schedule starts the lr decay on it (the stall trigger), and its
+verdict calls a run saturated on it (at an annealed lr). One definition means one meaning of
+"flat" in the code, the printouts and the docs. Plain Python, no torch, no Ray.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+# An lr counts as annealed once it is within this share of the way from its floor to the peak:
+# the last 37% of a cosine. Saturation is judged only where every evaluation is annealed (a flat
+# stretch at a higher lr is that lr's own plateau, which a decay still lifts); 0.3 lets a plain
+# cosine be judged over its last third, as the wsd schedule is over its hold.
+ANNEALED_FRAC = 0.3
+
+
+def is_annealed(lr_over_peak: float, floor: float) -> bool:
+    """Whether an lr (as a fraction of the peak) is annealed, for a schedule ending at ``floor``."""
+    return lr_over_peak <= floor + ANNEALED_FRAC * (1.0 - floor)
+
+
+def annealed_share_of_cosine() -> float:
+    """The share of a cosine decay (from the peak to its floor) whose lr is annealed."""
+    return 1.0 - math.acos(2 * ANNEALED_FRAC - 1) / math.pi
+
+
+def gain_over(
+    history: Sequence[tuple[int, float]], window: int, how: str = "end"
+) -> tuple[float, bool]:
+    """Relative gain of a value over the last ``window`` steps.
+
+    Args:
+        history: (step, value) per evaluation, in step order, non-empty.
+        window: steps to look back.
+        how: "end": the value now against the last evaluation at least ``window`` steps ago
+            (for a best-so-far, which only rises: patience, the stall trigger); "trend": the
+            least-squares line through the evaluations of the window, its rise across the
+            window over its mean (for raw values that swing from one evaluation to the next:
+            at 5% of the peak lr memorized bits move +-2% between evaluations, so the end
+            points, or the best of them, would judge the swing, not the level).
+    Returns:
+        (gain, full): ``full`` is False when no evaluation is ``window`` steps old, and the gain
+        is then measured from the first evaluation.
+    """
+    step = history[-1][0]
+    earlier = [h for h in history if h[0] <= step - window]
+    ref = earlier[-1] if earlier else history[0]
+    if how == "end":
+        return (history[-1][1] - ref[1]) / max(abs(ref[1]), 1.0), bool(earlier)
+    if how != "trend":
+        raise ValueError(f"how must be 'end' or 'trend', got {how!r}")
+    pts = [h for h in history if h[0] >= ref[0]]
+    n = len(pts)
+    mx = sum(h[0] for h in pts) / n
+    my = sum(h[1] for h in pts) / n
+    sxx = sum((h[0] - mx) ** 2 for h in pts)
+    slope = sum((h[0] - mx) * (h[1] - my) for h in pts) / sxx if sxx > 0 else 0.0
+    return slope * (step - ref[0]) / max(abs(my), 1.0), bool(earlier)
+
+
+def stalled(
+    history: Sequence[tuple[int, float]], window: int, tol: float, how: str = "end"
+) -> bool:
+    """Whether the value gained at most ``tol`` over a full ``window`` of steps."""
+    gain, full = gain_over(history, window, how)
+    return full and gain <= tol
