@@ -64,8 +64,8 @@ def test_capacity_fits_only_trials_that_ended_normally_and_says_the_rest(tmp_pat
 
     from analysis.capacity.report import analyze
 
-    df = pd.DataFrame(capacity_rows({("c", 64): "RUNNING", ("c", 16): "PAUSED"}))
-    summary = analyze(df, tmp_path)
+    rows = capacity_rows({("c", 64): "RUNNING", ("c", 16): "PAUSED"}, verdict="saturated")
+    summary = analyze(pd.DataFrame(rows), tmp_path)
     assert summary["n_points"] == 2  # a and b; c's partial bits are not a capacity
     assert summary["bits_per_param"] == pytest.approx(2.0)
     assert summary["complete"] is False and summary["n_trials_unfinished"] == 2
@@ -76,15 +76,16 @@ def test_capacity_fits_only_trials_that_ended_normally_and_says_the_rest(tmp_pat
     assert "experiment incomplete" in summary["warnings"][0]
 
 
-def test_capacity_refusal_of_too_few_trials_says_the_experiment_is_incomplete(tmp_path):
+def test_capacity_with_too_few_finished_sizes_fits_nothing_and_says_it_is_incomplete(tmp_path):
     import pandas as pd
 
     from analysis.capacity.report import analyze
-    from memtune.core.cli import UsageError
 
     running = {(m, n): "RUNNING" for m in "bc" for n in (16, 64)}
-    with pytest.raises(UsageError, match=r"2 model sizes, got 1 .*incomplete.*RUNNING"):
-        analyze(pd.DataFrame(capacity_rows(running)), tmp_path)
+    summary = analyze(pd.DataFrame(capacity_rows(running, verdict="saturated")), tmp_path)
+    assert summary["bits_per_param"] is None
+    assert "1 model size(s) have a converged capacity (a)" in summary["no_fit_reason"]
+    assert "experiment incomplete" in summary["warnings"][0] and "RUNNING" in summary["warnings"][0]
 
 
 def test_threshold_ignores_a_running_probe_and_leaves_its_group_unresolved(tmp_path):

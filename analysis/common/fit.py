@@ -82,7 +82,7 @@ def fit_ols(
         interval = f"cluster-robust by {cluster_name} ({n_clusters} clusters, t with G-1 df)"
     with warnings.catch_warnings():  # n == k or too few clusters: nan intervals, said below
         warnings.simplefilter("ignore")
-        if clusters is None or n_clusters < 2:
+        if clusters is None or n_clusters <= k:  # too few clusters: no robust errors at all
             res = model.fit()
         else:
             res = model.fit(cov_type="cluster", cov_kwds={"groups": codes}, use_t=True)
