@@ -19,7 +19,9 @@ from memtune.experiments.capacity.config import DataConfig, TrainConfig
 from memtune.tune.sweep import Grid, Sweep, asdict, run_sweep
 
 FLOOR = 0.05  # the hold's lr, as a fraction of the peak (the ground truth's 5%)
-DEFAULT_STEPS = 36_000  # README command 1 and the cpu preset
+DEFAULT_STEPS = 48_000  # README command 1
+CPU_STEPS = 36_000  # the cpu preset (12 trials)
+STUDY_STEPS = 24_000  # the protocol study (9 trials)
 # "saturated": the least-squares trend of memorized bits over the last quarter of the run (the
 # hold, less its first steps, where the bits still catch up with the decay) rose < 2%. At 5%
 # of the peak lr the bits swing +-2% between evaluations, so a trend, not the best or the end
@@ -66,7 +68,7 @@ def settings(base: TrainConfig, **variants: dict) -> Grid:
 
 
 DEFAULT = protocol(DEFAULT_STEPS)
-STUDY = replace(protocol(DEFAULT_STEPS), model=ModelConfig.preset("cpu-xxs"))
+STUDY = replace(protocol(STUDY_STEPS), model=ModelConfig.preset("cpu-xxs"))
 
 PRESETS = {
     "smoke": Sweep(
@@ -80,16 +82,17 @@ PRESETS = {
         about="4 tiny trials for tests, under a minute",
     ),
     # README command 1: one trial per model at 2x its knee, the protocol at DEFAULT_STEPS, one
-    # model per CPU. The two smallest models: at this budget both end saturated (cpu-s, still
-    # rising +4% over its hold at 24,000 steps, would need ~48,000, 10 minutes of one CPU on
-    # its own), so the command fits ten minutes on 2 cores with the set-up (docs/capacity.md).
+    # model per CPU. The two smallest models: cpu-xs was still rising +2.1% over its last quarter
+    # at 36,000 steps ("budget"), and cpu-s, +4% at 24,000, would need more than this budget
+    # on its own CPU, so the command fits ten minutes on 2 cores with the set-up
+    # (docs/capacity.md).
     "default": Sweep(
         base=DEFAULT,
         space={"model": models("cpu-xs", "cpu-xxs")},  # longest first
         about=f"2 trials of the capacity protocol ({DEFAULT_STEPS:,} steps), < 10 min on 2 cores",
     ),
     "cpu": Sweep(
-        base=replace(protocol(DEFAULT_STEPS), checkpoint_every=4000),
+        base=replace(protocol(CPU_STEPS), checkpoint_every=4000),
         # N at 1.5x and 3x each model's knee: past it, where the plateau is; two seeds give
         # each capacity an interval
         space={
@@ -97,7 +100,7 @@ PRESETS = {
             "knee_multiple": Grid([3.0, 1.5]),
             "seed": Grid([0, 1]),
         },
-        about=f"12 trials of the capacity protocol ({DEFAULT_STEPS:,} steps), ~35 min on 2 cores",
+        about=f"12 trials of the capacity protocol ({CPU_STEPS:,} steps), ~35 min on 2 cores",
     ),
     # The protocol study (docs/capacity.md): the fixed schedule against the stall trigger and a
     # plain cosine at the same budget, on cpu-xxs at 2x its knee, 3 seeds each (one seed's
@@ -113,7 +116,7 @@ PRESETS = {
             ),
             "seed": Grid([0, 1, 2]),
         },
-        about="3 schedules x 3 seeds on cpu-xxs at the default budget, ~10 min on 2 cores",
+        about=f"3 schedules x 3 seeds on cpu-xxs ({STUDY_STEPS:,} steps), ~12 min on 2 cores",
     ),
     # The seed's models on a GPU cluster, under the same protocol and verdicts, N placed around
     # each model's knee (at Morris et al.'s 3.6 bits/param) instead of a grid from 16 to 2^19
