@@ -63,7 +63,7 @@ def test_extend_runs_only_the_new_points_and_analyses_all(grown):
     assert len(table) == 4 and set(zip(table["model.name"], table["seed"], strict=True)) == {
         ("cpu-xxs", 0), ("cpu-xs", 0), ("cpu-xxs", 1), ("cpu-xs", 1)
     }  # fmt: skip
-    assert "capacity fit over 4 (model, seed) points from 4 trials" in out
+    assert "4 trials; each model's bits/param below" in out  # all 4 analysed as one experiment
     summary = json.loads((store / "base_ext1" / "analysis" / "summary.json").read_text())
     assert [s["path"].rsplit("/", 1)[-1] for s in summary["sources"]] == ["base", "base_ext1"]
 
@@ -78,10 +78,10 @@ def test_extending_again_with_the_same_grid_runs_nothing(grown):
 
 def test_extend_with_another_protocol_is_refused_before_ray(grown):
     store, _ = grown
-    proc = sweep(store, "--extend", "--name", "base", *SET, "--set", "max_steps=200")
+    proc = sweep(store, "--extend", "--name", "base", *SET, "--set", "max_steps=400")
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and "max_steps (300 in base_ext1; 200 in this grid)" in lines[0]
+    assert len(lines) == 1 and "max_steps (300 in base_ext1; 400 in this grid)" in lines[0]
     assert not (store / "base_ext2").exists()
 
 

@@ -75,7 +75,7 @@ def test_capacity_sweep_to_s3_analysis_from_the_uri_and_resume(s3, tmp_path):
     proc, t_sweep = _timed(sweep, "--preset", "smoke", "--num-cpus", "2", "--storage-path",
                            store, "--name", "capacity_s3", cwd=tmp_path)  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert f"experiment: {uri}" in proc.stdout and "bits per parameter =" in proc.stdout
+    assert f"experiment: {uri}" in proc.stdout and "no capacity fit" in proc.stdout
     objects = _objects(uri)
     assert any(o.endswith("tuner.pkl") for o in objects)
     assert sum(o.endswith("/params.json") for o in objects) == 4
