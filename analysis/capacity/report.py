@@ -422,15 +422,16 @@ def format_protocol(rows: list[dict[str, Any]]) -> str:
     lines = [
         "protocol study (one trial per setting and model; settings are compared, not pooled or "
         "fitted; CPU s = train + eval seconds):",
-        f"  {'setting':<10}{'model':<9}{'N':>5}{'steps':>8}{'CPU s':>8}{'bits/param':>12}"
-        f"{'eff':>6}{'verdict':>11}{'decay at':>10}{'last gain':>11}",
+        f"  {'setting':<10}{'model':<9}{'seed':>5}{'N':>5}{'steps':>8}{'CPU s':>8}"
+        f"{'bits/param':>12}{'eff':>6}{'verdict':>11}{'decay at':>10}{'last gain':>11}",
     ]
     incomplete = []
     for r in rows:
         if str(r["verdict"]).startswith("incomplete"):
             incomplete.append(f"{r['setting']} on {r['model.name']}: {r['verdict']}")
         lines.append(
-            f"  {r['setting']:<10}{r['model.name']:<9}{r['n_seqs']:>5}{_num(r['steps'], '.0f'):>8}"
+            f"  {r['setting']:<10}{r['model.name']:<9}{r['seed']:>5}{r['n_seqs']:>5}"
+            f"{_num(r['steps'], '.0f'):>8}"
             f"{_num(r['cpu_seconds'], '.0f'):>8}{_num(r['bpp_best'], '.3f'):>12}"
             f"{_num(r['efficiency_best'], '.2f'):>6}{r['verdict']:>11}"
             f"{_num(r['decay_start'], '.0f'):>10}{_num(r['recent_gain'], '+.1%'):>11}"
