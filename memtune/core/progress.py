@@ -1,9 +1,10 @@
 """Progress over a window of steps: the one rule behind patience, the stall trigger and saturation.
 
-Every memtune rule that asks "has this run stopped improving?" asks it the same way: did the best
-value so far gain less than ``tol`` (relative) over the last ``window`` steps? The capacity loop
-stops on it (patience), its schedule starts the lr decay on it (the stall trigger), and its
-verdict calls a run saturated on it (at an annealed lr). One definition means one meaning of
+Every memtune rule that asks "has this run stopped improving?" asks it the same way: did a value
+gain less than ``tol`` (relative) over the last ``window`` steps (``stalled``)? The capacity loop
+stops on it (patience) and its schedule starts the lr decay on it (the stall trigger), both on
+the best value so far; its verdict calls a run saturated on it, on the trend of the bits
+themselves at an annealed lr. One definition of the window and the gain means one meaning of
 "flat" in the code, the printouts and the docs. Plain Python, no torch, no Ray.
 """
 

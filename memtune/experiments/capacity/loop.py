@@ -53,7 +53,7 @@ def train(
     """Train until the data is memorized, the bits saturate, or the budget ends; return metrics.
 
     Stop reasons: efficiency >= target_efficiency or excess loss <= target_excess_bits
-    ("memorized"); best memorized bits flat (gained <= saturation_tol) over the last
+    ("memorized"); the trend of memorized bits flat (rose <= saturation_tol) over the last
     max(saturation_window, saturation_fraction x step) steps, all at an annealed lr
     ("saturated", see ``judge``); best memorized bits gained < min_improvement over the last
     ``patience`` steps ("patience"); or "max_steps". "Flat" is one rule for all three
@@ -185,8 +185,7 @@ def judge(history: list[tuple], window: int, tol: float, fraction: float = 0.0) 
     earlier = [h for h in history if h[0] <= step - window]
     in_window = [h for h in history if h[0] >= step - window]
     annealed = full and earlier[-1][2] and all(h[2] for h in in_window)
-    saturated = annealed and stalled(bits, window, tol, "trend")
-    return {"saturated": bool(saturated), "recent_gain": gain}
+    return {"saturated": bool(annealed and gain <= tol), "recent_gain": gain}
 
 
 def verdict(stop_reason: str, saturated: bool) -> str:
