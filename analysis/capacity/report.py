@@ -38,6 +38,7 @@ from analysis.common.cli import analysis_cli
 from analysis.common.fit import FitResult, fit_linear, mean_ci95
 from analysis.common.jsonfile import write_json
 from analysis.common.load import (
+    TABLE_SUFFIXES,
     check_one_experiment,
     completeness,
     finished_trials,
@@ -509,7 +510,7 @@ def load_histories(path: str) -> pd.DataFrame | None:
     """Every report of every trial of an experiment (one row per evaluation), local or at a URI,
     or None for a plain table: the protocol figure draws bits/param against CPU-seconds along
     each run."""
-    if not is_uri(path) and (Path(path).suffix in (".csv", ".parquet") or not Path(path).is_dir()):
+    if not is_uri(path) and (Path(path).suffix in TABLE_SUFFIXES or not Path(path).is_dir()):
         return None
     return read_store(path).history()
 
