@@ -8,7 +8,10 @@ capacity vs parameters gives bits per parameter (Morris et al.: about 3.6).
     python sweeps/capacity.py --preset smoke     # tests, < 1 min
     python sweeps/capacity.py --preset cpu       # 3 models x 2 N x 2 seeds, ~35 min on 2 cores
     python sweeps/capacity.py --preset protocol  # the protocol study (docs/capacity.md), ~12 min
+    python sweeps/capacity.py --preset vocab     # V x tying x 2 seeds: where 3.6 comes from
+    python sweeps/capacity.py --preset precision # fp32 vs pure bf16 on cpu-xxs
     python sweeps/capacity.py --preset paper --address auto --gpus-per-trial 0.25
+    python sweeps/capacity.py --preset morris --address auto --gpus-per-trial 0.5
 """
 
 import sys
@@ -22,6 +25,9 @@ FLOOR = 0.05  # the hold's lr, as a fraction of the peak (the ground truth's 5%)
 DEFAULT_STEPS = 48_000  # README command 1
 CPU_STEPS = 36_000  # the cpu preset (12 trials)
 STUDY_STEPS = 24_000  # the protocol study (9 trials)
+VOCAB_STEPS = 24_000  # the vocabulary and precision presets (all saturated at 24K in the study)
+VOCABS = (256, 64, 16, 4, 2)  # the vocab preset's V, costliest first (the head grows with V)
+MORRIS_STEPS = 1_000_000
 # "saturated": the least-squares trend of memorized bits over the last quarter of the run (the
 # hold, less its first steps, where the bits still catch up with the decay) rose < 2%. At 5%
 # of the peak lr the bits swing +-2% between evaluations, so a trend, not the best or the end
@@ -68,6 +74,19 @@ def settings(base: TrainConfig, **variants: dict) -> Grid:
 
 
 DEFAULT = protocol(DEFAULT_STEPS)
+VOCAB = replace(protocol(VOCAB_STEPS), model=ModelConfig.preset("cpu-xxs"))
+# Morris et al.'s Table 1: n_layer x d_model, heads of 16 channels, tied as GPT-2
+MORRIS_MODELS = tuple(
+    ModelConfig(
+        name=f"morris-{n_layer}x{d}",
+        n_layer=n_layer,
+        d_model=d,
+        n_head=d // 16,
+        tie_embeddings=True,
+    )  # fmt: skip
+    for n_layer in (1, 2, 4, 8)
+    for d in (32, 64, 128, 256)
+)
 STUDY = replace(protocol(STUDY_STEPS), model=ModelConfig.preset("cpu-xxs"))
 
 PRESETS = {
@@ -117,6 +136,54 @@ PRESETS = {
             "seed": Grid([0, 1, 2]),
         },
         about=f"3 schedules x 3 seeds on cpu-xxs ({STUDY_STEPS:,} steps), ~12 min on 2 cores",
+    ),
+    # Where 3.6 comes from (docs/capacity.md): V and tying on one body (cpu-xxs), N at each
+    # configuration's knee (T log2 V bits a sequence), 2 seeds; the analysis fits capacity =
+    # a x (body + position params) + b x embedding params across the groups
+    "vocab": Sweep(
+        base=VOCAB,
+        space={
+            "data": {"vocab_size": Grid(VOCABS)},
+            "model": {"tie_embeddings": Grid([False, True])},
+            "seed": Grid([0, 1]),
+        },
+        about=f"V {{{', '.join(map(str, VOCABS))}}} x tied/untied x 2 seeds on cpu-xxs "
+        f"({VOCAB_STEPS:,} steps, 20 trials)",
+    ),
+    "vocab-smoke": Sweep(
+        base=replace(protocol(300), eval_every=50, knee_multiple=0.5),
+        space={
+            "model": {
+                **asdict(ModelConfig.preset("cpu-xxs")),
+                "tie_embeddings": Grid([False, True]),
+            },
+            "data": {"vocab_size": Grid([16, 2])},
+        },
+        about="4 tiny trials of the vocab preset's axes for tests, under a minute",
+    ),
+    # Morris et al. compare fp32 with bf16 training; pure bf16 stores 16 bits a parameter
+    "precision": Sweep(
+        base=VOCAB,
+        space={"optim": {"dtype": Grid(["bf16", "fp32"])}, "seed": Grid([0, 1])},
+        about=f"fp32 vs pure bf16 on cpu-xxs at V=2, 2 seeds ({VOCAB_STEPS:,} steps, 4 trials)",
+    ),
+    # Morris et al.'s Table 1 on a GPU cluster: 1-8 layers x d_model 32-256, V = 2048, T = 64,
+    # tied (their parameter counts are GPT-2's with a tied embedding: 80,352 for 1 x 32), fp32
+    # and bf16, N at 2x each model's knee at their 3.6 bits/param. About 0.3 s a step on one
+    # CPU core for 1 x 32 (README): GPU work.
+    "morris": Sweep(
+        base=replace(
+            protocol(MORRIS_STEPS),
+            data=DataConfig(vocab_size=2048),
+            eval_every=5000,
+            checkpoint_every=20_000,
+            knee_bpp=3.6,
+        ),  # fmt: skip
+        space={
+            "model": Grid(asdict(m) for m in MORRIS_MODELS),
+            "optim": {"dtype": Grid(["fp32", "bf16"])},
+        },
+        about="Morris et al.'s Table 1: 16 tied GPT-2s at V=2048, fp32 and bf16 (GPU cluster)",
     ),
     # The seed's models on a GPU cluster, under the same protocol and verdicts, N placed around
     # each model's knee (at Morris et al.'s 3.6 bits/param) instead of a grid from 16 to 2^19

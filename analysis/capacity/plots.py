@@ -13,7 +13,7 @@ def _models_by_size(df: pd.DataFrame) -> list[str]:
     return list(df.groupby("model.name")["n_params"].first().sort_values().index)
 
 
-def plot_bits_vs_dataset(df: pd.DataFrame, cap: pd.DataFrame, seq_len: int) -> plt.Figure:
+def plot_bits_vs_dataset(df: pd.DataFrame, cap: pd.DataFrame, seq_bits: float | None) -> plt.Figure:
     """Memorized bits vs dataset size per model, with each model's capacity as a dashed line.
 
     Trials stopped by their budget (verdict not memorized/saturated) are drawn hollow: their
@@ -21,7 +21,11 @@ def plot_bits_vs_dataset(df: pd.DataFrame, cap: pd.DataFrame, seq_len: int) -> p
     """
     fig, ax = plt.subplots(figsize=(7, 4.5))
     n = np.unique(np.geomspace(1, df["data.n_seqs"].max() * 1.5, 200).round())
-    ax.plot(n, n * (seq_len - np.log2(n)), color="0.6", lw=1, label="achievable N(T - log2 N)")
+    if seq_bits is not None:  # one vocabulary: the bits N sequences hold, less the floor
+        ax.plot(
+            n, n * (seq_bits - np.log2(n)), color="0.6", lw=1,
+            label="achievable N(T log2 V - log2 N)",
+        )  # fmt: skip
     colors = plt.cm.viridis(np.linspace(0, 0.9, df["model.name"].nunique()))
     for color, name in zip(colors, _models_by_size(df), strict=False):
         d = df[df["model.name"] == name]
@@ -144,3 +148,35 @@ def plot_protocol(history: pd.DataFrame) -> plt.Figure:
         fig, ax, "CPU seconds (train + eval)", "best memorized bits per parameter",
         title=f"Protocol study on {models}", legend=0,
     )  # fmt: skip
+
+
+def plot_bits_vs_vocab(groups: pd.DataFrame) -> plt.Figure:
+    """Bits per parameter (left) and per non-embedding parameter (right) against V, tied and
+    untied, fp32 solid with 95% intervals over converged seeds; lower bounds (no converged
+    seed) hollow; other precisions dashed."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, col, what in zip(
+        axes, ["bpp", "bpp_non_embedding"], ["total", "non-embedding"], strict=True
+    ):
+        for (tied, dtype), d in groups.groupby(["tied", "dtype"], sort=True):
+            d = d.sort_values("vocab_size")
+            color = "C1" if tied else "C0"
+            ls = "-" if dtype == "fp32" else "--"
+            label = f"{'tied' if tied else 'untied'} {dtype}"
+            ax.plot(d["vocab_size"], d[col], ls, color=color, lw=0.8)
+            ci = np.array([list(c) for c in d[f"{col}_ci95"]], dtype=float)
+            ok = (d["bound"] == "").to_numpy()
+            err = np.nan_to_num(np.abs(ci.T - d[col].to_numpy()), nan=0.0)
+            ax.errorbar(
+                d["vocab_size"][ok], d[col][ok], yerr=err[:, ok], fmt="o", color=color,
+                capsize=3, label=f"{label} (converged)",
+            )  # fmt: skip
+            if (~ok).any():
+                ax.scatter(
+                    d["vocab_size"][~ok], d[col][~ok], facecolors="none", edgecolors=color,
+                    label=f"{label} (lower bound)",
+                )  # fmt: skip
+        ax.axhline(MORRIS_BPP, color="C3", ls="--", label=f"Morris et al. {MORRIS_BPP}")
+        ax.set_xscale("log", base=2)
+        finish(fig, ax, "vocabulary size V", f"bits per {what} parameter")
+    return fig

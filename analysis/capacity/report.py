@@ -34,6 +34,7 @@ from typing import Any
 
 import pandas as pd
 
+from analysis.capacity.vocab import SPLIT, format_vocab, varies, vocab_summary, with_group_labels
 from analysis.common.cli import analysis_cli
 from analysis.common.fit import FitResult, fit_linear, mean_ci95
 from analysis.common.jsonfile import write_json
@@ -72,6 +73,9 @@ OPTIMIZER_TOL = 0.05
 # (benchmarks/capacity_truth.py; docs/capacity.md, "The ground truth"). Bits fall with N past
 # the knee (cpu-xxs: 2.06 at 2x, 1.89 at 5.7x), so a model is compared at the N nearest its own.
 GROUND_TRUTH = {("cpu-xxs", 99): 2.06, ("cpu-xxs", 256): 1.89, ("cpu-s", 512): 1.95}
+# what each capacity row carries from its trials: the preset, the vocab/tying/precision axes
+# (model.name is the group's label, ``analysis.capacity.vocab``) and the parameter split
+CARRIED = ["model.base", "data.vocab_size", "model.tie_embeddings", "optim.dtype", *SPLIT]
 
 
 def ground_truth(model: str, n_seqs: float) -> tuple[float, int]:
@@ -168,6 +172,7 @@ def capacities(df: pd.DataFrame) -> pd.DataFrame:
         rows.append({
             **dict(zip(keys, key, strict=True)),
             "n_params": n_params,
+            **{c: d[c].iloc[0] for c in CARRIED if c in d},
             "capacity_bits": float(best["bits_memorized_best"]),
             "bpp": float(best["bits_memorized_best"]) / n_params,
             "n_seqs_at_capacity": int(best["data.n_seqs"]),
@@ -226,9 +231,11 @@ def left_out(cap: pd.DataFrame) -> list[dict[str, Any]]:
 
 def fit_capacity(cap: pd.DataFrame) -> FitResult | None:
     """capacity_bits = slope * n_params + intercept over the converged (model, seed) points,
-    the interval cluster-robust by model; None with fewer than two converged model sizes."""
+    the interval cluster-robust by model; None with fewer than two converged model sizes, or
+    when the groups differ in vocabulary, tying or precision (one slope does not describe
+    parameters that store different amounts: ``analysis.capacity.vocab`` fits them)."""
     conv = cap[cap["plateau_reached"]]
-    if conv["n_params"].nunique() < 2:
+    if conv["n_params"].nunique() < 2 or varies(cap):
         return None
     return fit_linear(
         conv["n_params"].to_numpy(), conv["capacity_bits"].to_numpy(),
@@ -237,6 +244,11 @@ def fit_capacity(cap: pd.DataFrame) -> FitResult | None:
 
 
 def no_fit_reason(cap: pd.DataFrame) -> str:
+    if varies(cap):
+        return (
+            "no single capacity fit: the groups differ in vocabulary, tying or precision, whose "
+            "parameters store different amounts; see the body-vs-embedding fit below"
+        )
     sizes = cap.loc[cap["plateau_reached"], "model.name"].unique()
     have = f" ({', '.join(map(str, sizes))})" if len(sizes) else ""
     return (
@@ -305,6 +317,8 @@ def summarize(
         )
     warnings += [f"optimizer-limited: {w}" for w in optimizer_limited(df)]
     warnings += [f"bits fall past the knee: {w}" for w in falls_past_knee(df, cap)]
+    if varies(cap) and not set(SPLIT) <= set(cap):
+        warnings.append("the store predates the parameter split: no body-vs-embedding fit")
     counts = df["verdict"].value_counts()
     summary: dict[str, Any] = {
         "bits_per_param": None, "bits_per_param_ci95": [None, None], "interval": None,
@@ -331,6 +345,8 @@ def summarize(
         "left_out": out,
         "warnings": warnings,
     })  # fmt: skip
+    if varies(cap) and set(SPLIT) <= set(cap):
+        summary["vocab"] = vocab_summary(cap)
     return summary
 
 
@@ -390,6 +406,8 @@ def format_report(summary: dict[str, Any]) -> str:
         "pass; a model's figures are over those seeds ('>=': none converged, a lower bound)"
     )
     lines += [f"  warning: {w}" for w in summary["warnings"]]
+    if "vocab" in summary:
+        lines += ["", format_vocab(summary["vocab"])]
     return "\n".join(line.rstrip() for line in lines + ([""] + [study] if study else []))
 
 
@@ -451,7 +469,12 @@ def analyze(df: pd.DataFrame, out: Path, seq_len: int | None = None) -> dict[str
     A protocol study (several named optimizer settings) gets ``protocol.csv`` and its table
     instead of a fit: its settings are compared, not pooled into one capacity.
     """
-    from analysis.capacity.plots import plot_bits_per_param, plot_bits_vs_dataset, plot_capacity_fit
+    from analysis.capacity.plots import (
+        plot_bits_per_param,
+        plot_bits_vs_dataset,
+        plot_bits_vs_vocab,
+        plot_capacity_fit,
+    )
     from analysis.common.figures import plt
 
     require_columns(df, REQUIRED, "capacity analysis")
@@ -460,7 +483,7 @@ def analyze(df: pd.DataFrame, out: Path, seq_len: int | None = None) -> dict[str
         df = df.assign(**{"data.n_seqs": df["n_seqs"].fillna(df["data.n_seqs"])})
     study = protocol_table(with_verdicts(df))
     df, unfinished = finished_trials(df)  # the shared rule: only trials that ended normally
-    df = with_verdicts(df)
+    df = with_group_labels(with_verdicts(df))
     df["data.n_seqs"] = df["data.n_seqs"].astype(int)
     if df.empty:
         msg = "capacity analysis: no finished trials to analyse"
@@ -491,11 +514,18 @@ def analyze(df: pd.DataFrame, out: Path, seq_len: int | None = None) -> dict[str
     write_json(out / "summary.json", summary)
     if seq_len is None:
         seq_len = int(df["data.seq_len"].iloc[0]) if "data.seq_len" in df else 64
+    vocabs = df["data.vocab_size"].unique()
+    # bits a sequence carries, for the achievable curve: one V only
+    seq_bits = seq_len * math.log2(int(vocabs[0])) if len(vocabs) == 1 else None
     figures = {
-        "bits_vs_dataset.png": plot_bits_vs_dataset(df, cap, seq_len),
+        "bits_vs_dataset.png": plot_bits_vs_dataset(df, cap, seq_bits),
         "capacity_vs_params.png": plot_capacity_fit(cap, fit),
         "bits_per_param.png": plot_bits_per_param(models),
     }
+    if "vocab" in summary:
+        figures["bits_per_param_vs_vocab.png"] = plot_bits_vs_vocab(
+            pd.DataFrame(summary["vocab"]["groups"])
+        )
     for fname, fig in figures.items():
         fig.savefig(out / fname, dpi=120)
         plt.close(fig)

@@ -30,6 +30,9 @@ class FitResult:
     ci95: np.ndarray = field(repr=False)  # (k, 2) lower and upper bounds
     interval: str = "OLS"
     n_clusters: int | None = None
+    # (k, k) covariance of params, the same kind as stderr (None when stderr is nan): a
+    # prediction's interval needs the covariance of the parameters, not only their errors
+    cov: np.ndarray | None = field(default=None, repr=False)
 
     def as_dict(self) -> dict[str, float]:
         out: dict[str, Any] = {"n_points": self.n_points, "r2": self.r2}
@@ -93,13 +96,15 @@ def fit_ols(
         if ok:
             stderr = np.asarray(res.bse, dtype=float)
             ci = np.asarray(res.conf_int(0.05), dtype=float)
+            cov = np.asarray(res.cov_params(), dtype=float)
         else:
             stderr = np.full(k, np.nan)
             ci = np.full((k, 2), np.nan)
+            cov = None
     tss = float(((y - y.mean()) ** 2).sum())
     rss = float(((y - X @ params) ** 2).sum())
     r2 = 1.0 - rss / tss if tss > 0 else float("nan")
-    return FitResult(tuple(names), params, stderr, n, r2, ci, interval, n_clusters)
+    return FitResult(tuple(names), params, stderr, n, r2, ci, interval, n_clusters, cov)
 
 
 def fit_linear(

@@ -63,6 +63,9 @@ class ModelConfig:
     n_head: int = 2
     mlp_ratio: int = 4  # GPT-2's 4x hidden width in the MLP
     pos_emb: str = "learned"  # "learned" (GPT-2) or "rope" (rotary, used by the Zipf study)
+    # GPT-2's tying: one V x d matrix is the token embedding and the LM head. BOS then reads a
+    # fixed zero vector instead of a row of its own (memtune.core.models.GPT says why)
+    tie_embeddings: bool = False
 
     def __post_init__(self) -> None:
         positive_int("model.n_layer", self.n_layer)
@@ -72,6 +75,10 @@ class ModelConfig:
         check(
             self.d_model % self.n_head == 0,
             f"model.d_model ({self.d_model}) must be divisible by model.n_head ({self.n_head})",
+        )
+        check(
+            isinstance(self.tie_embeddings, bool),
+            f"model.tie_embeddings must be true or false, got {self.tie_embeddings!r}",
         )
         check(
             self.pos_emb in POS_EMBS,
@@ -123,6 +130,10 @@ MODEL_PRESETS: dict[str, ModelConfig] = {
 
 
 SCHEDULES = ("cosine", "wsd", "plateau")
+# "bf16": the model's parameters, activations, gradients and AdamW moments in bfloat16 (pure
+# bf16, so a parameter holds 16 bits: the storage Morris et al.'s fp32/bf16 comparison is
+# about); the loss and every evaluated log-probability are computed in fp32 from its logits
+DTYPES = ("fp32", "bf16")
 
 
 @dataclass(frozen=True)
@@ -150,9 +161,14 @@ class OptimConfig:
     decay_steps: int = 4000  # wsd/plateau: length of the cosine from peak to min_lr_frac * peak
     hold_steps: int = 0  # wsd/plateau: steps at the floor after the decay, before max_steps
     name: str = ""  # label carried into tables and trial names (the protocol study's settings)
+    dtype: str = "fp32"  # one of DTYPES: what the model trains and stores its parameters in
 
     def __post_init__(self) -> None:
         check(self.lr is None or self.lr > 0, f"optim.lr must be > 0 or None, got {self.lr!r}")
+        check(
+            self.dtype in DTYPES,
+            f"optim.dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}",
+        )
         check(self.lr_scale > 0, f"optim.lr_scale must be > 0, got {self.lr_scale!r}")
         check(self.weight_decay >= 0, f"optim.weight_decay must be >= 0, got {self.weight_decay}")
         check(0 <= self.beta1 < 1 and 0 <= self.beta2 < 1, "optim.beta1/beta2 must be in [0, 1)")

@@ -3,7 +3,14 @@
 Differences from nanoGPT, each for a reason:
 - the input vocabulary has one extra id, BOS (= vocab_size), so every data token, the first
   included, is predicted from something and counts in the code length;
-- the LM head is untied (the input vocabulary is V+1, the output V) and has no bias;
+- the LM head is untied by default (the input vocabulary is V+1, the output V) and has no bias;
+  ``tie_embeddings`` ties it as GPT-2 does, one V x d matrix read both ways. The head then scores
+  the V data tokens only, so no probability mass goes to BOS, and BOS reads a fixed zero vector
+  rather than a row of its own: BOS always sits at position 0, where the learned position
+  embedding already adds any vector a BOS row could, so a row would be d redundant parameters
+  (with rotary positions the first position's input is the zero vector, and the block's biases
+  carry it). A tied model has exactly GPT-2's count, V d + T d + the blocks + the final norm
+  (Morris et al.'s Table 1: 80,352 for 1 layer x d 32 at V 2048);
 - positions are learned (GPT-2) or rotary (``pos_emb="rope"``);
 - no dropout: memorization is measured on the training set itself.
 No Ray and no file I/O here.
@@ -94,11 +101,13 @@ class GPT(nn.Module):
         self.vocab_size = vocab_size
         self.block_size = block_size
         self.bos_id = vocab_size
-        self.wte = nn.Embedding(vocab_size + 1, cfg.d_model)
+        self.tied = cfg.tie_embeddings
+        self.wte = nn.Embedding(vocab_size + (0 if self.tied else 1), cfg.d_model)
         self.wpe = nn.Embedding(block_size, cfg.d_model) if cfg.pos_emb == "learned" else None
         self.h = nn.ModuleList([Block(cfg, block_size) for _ in range(cfg.n_layer)])
         self.ln_f = nn.LayerNorm(cfg.d_model)
-        self.lm_head = nn.Linear(cfg.d_model, vocab_size, bias=False)
+        # tied: the head is wte itself (head_weight), so nothing is registered twice
+        self.lm_head = None if self.tied else nn.Linear(cfg.d_model, vocab_size, bias=False)
         self.apply(self._init_weights)
         # GPT-2: scale residual projections by 1/sqrt(2 * n_layer)
         for name, p in self.named_parameters():
@@ -114,15 +123,27 @@ class GPT(nn.Module):
         elif isinstance(module, nn.Embedding):
             nn.init.normal_(module.weight, mean=0.0, std=0.02)
 
+    @property
+    def head_weight(self) -> torch.Tensor:
+        """The (V, d) matrix that scores the next token: wte's own weight when tied."""
+        return self.wte.weight if self.lm_head is None else self.lm_head.weight
+
+    def embed(self, idx: torch.Tensor) -> torch.Tensor:
+        """Token vectors of input ids (B, T); a tied model's BOS reads the zero vector."""
+        if not self.tied:
+            return self.wte(idx)
+        bos = (idx == self.bos_id).unsqueeze(-1)
+        return self.wte(idx.masked_fill(bos.squeeze(-1), 0)).masked_fill(bos, 0.0)
+
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
         """Map input ids (B, T) to next-token logits (B, T, V)."""
         B, T = idx.size()
-        x = self.wte(idx)
+        x = self.embed(idx)
         if self.wpe is not None:
             x = x + self.wpe(torch.arange(T, device=idx.device))
         for block in self.h:
             x = block(x)
-        return self.lm_head(self.ln_f(x))
+        return F.linear(self.ln_f(x), self.head_weight)
 
 
 def build_model(cfg: ModelConfig, vocab_size: int, block_size: int) -> GPT:
@@ -130,5 +151,19 @@ def build_model(cfg: ModelConfig, vocab_size: int, block_size: int) -> GPT:
 
 
 def count_params(model: nn.Module) -> int:
-    """Every trainable parameter, position embeddings included: capacity is per parameter stored."""
+    """Every trainable parameter, position embeddings included: capacity is per parameter stored.
+    A tied matrix counts once (``parameters()`` yields a shared tensor once)."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def param_split(model: GPT) -> dict[str, int]:
+    """Trainable parameters of a GPT by kind: ``embedding`` (token embedding and LM head, one
+    matrix when tied), ``position`` (learned positions) and ``body`` (blocks and final norm).
+    Capacity per parameter depends on the mix (docs/capacity.md, "Where 3.6 comes from")."""
+    kinds = {"embedding": 0, "position": 0, "body": 0}
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            kind = name.split(".")[0]
+            kind = {"wte": "embedding", "lm_head": "embedding", "wpe": "position"}.get(kind, "body")
+            kinds[kind] += p.numel()
+    return kinds

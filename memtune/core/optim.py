@@ -115,7 +115,8 @@ def optimizer_step(
     Every memtune loop trains through this one step. It returns the detached loss (nats/token)
     as a tensor: loops sum it on the device and sync with the host only when they report.
     """
-    loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1))
+    # fp32 loss from bf16 logits (optim.dtype="bf16"); a no-op for fp32 logits
+    loss = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), targets.reshape(-1))
     opt.zero_grad(set_to_none=True)
     loss.backward()
     if grad_clip > 0:

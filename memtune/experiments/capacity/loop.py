@@ -24,7 +24,7 @@ import torch
 from memtune.core.data import with_bos
 from memtune.core.loop import LoopMeter, LoopState
 from memtune.core.metrics import memorization_summary, sequence_code_lengths, sequence_floor_bits
-from memtune.core.models import build_model, count_params
+from memtune.core.models import build_model, count_params, param_split
 from memtune.core.optim import BatchOrder, Schedule, make_optimizer, optimizer_step
 from memtune.core.progress import gain_over, stalled
 from memtune.experiments.capacity.config import TrainConfig
@@ -83,6 +83,9 @@ def train(
     torch.manual_seed(cfg.seed)
     model = build_model(cfg.model, vocab_size=cfg.data.vocab_size, block_size=cfg.data.seq_len)
     n_params = count_params(model)
+    split = {f"n_params_{kind}": n for kind, n in param_split(model).items()}
+    if cfg.optim.dtype == "bf16":  # pure bf16: the parameters themselves hold 16 bits
+        model.to(torch.bfloat16)
     data_cfg = dataclasses.replace(cfg.data, n_seqs=cfg.n_seqs_for(n_params))
     data = make_random_sequences(data_cfg, cfg.seed)  # (N, T); numpy, so init is unchanged
     floor_bits = sequence_floor_bits(data)
@@ -138,6 +141,7 @@ def train(
             if summary["bits_achievable"] > 0
             else float("nan"),
             "n_params": n_params,
+            **split,
             "n_seqs": N,
             "bits_per_param": summary["bits_memorized"] / n_params,
             "train_seconds": state.train_seconds,

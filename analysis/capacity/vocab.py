@@ -1,0 +1,260 @@
+"""Where 3.6 comes from: capacity across vocabularies, tying and precision (docs/capacity.md).
+
+A capacity trial's group is its model plus what the vocab and precision presets vary: the
+vocabulary V (``data.vocab_size``), tying (``model.tie_embeddings``) and ``optim.dtype``. The
+rest of the capacity analysis takes a group for a model (``with_group_labels`` names it
+"cpu-xxs V=16 tied bf16", and plain "cpu-xxs" at V=2 untied fp32, so old stores and the ground
+truth keep their names); this module adds, when the groups differ in one of those:
+
+- a table per group: capacity, bits per parameter and per non-embedding parameter (body and
+  positions) over its converged seeds, with intervals;
+- one fit across groups, capacity = a x non-embedding params + b x embedding params, with
+  intervals clustered by group: how many bits a body parameter and an embedding parameter hold.
+  Positions are not a third term: with one body their count is the same in every group, so
+  they cannot be told from the body's;
+- each V's own b given the fit's a, and from the fit a prediction of Morris et al.'s Table 1
+  models (d_model 32, V = 2048, tied), printed beside their figures.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis.common.fit import FitResult, fit_ols, mean_ci95
+from memtune.core.config import ModelConfig
+from memtune.core.param_counts import gpt_param_split
+
+# (column, default): a group's label names every axis that is not at its default
+AXES = (("data.vocab_size", 2), ("model.tie_embeddings", False), ("optim.dtype", "fp32"))
+SPLIT = ("n_params_embedding", "n_params_position", "n_params_body")
+# Morris et al. 2025, Table 1 as the issue quotes it (the only figures we hold): 1 layer x d 32
+# stores 4.23 bits/param in fp32; over the 16 models fp32 spans 3.02-4.23 (mean 3.83) and bf16
+# 2.86-3.94 (mean 3.51)
+MORRIS_1X32_FP32 = 4.23
+MORRIS_FP32_RANGE = (3.02, 4.23)
+MORRIS_BF16_RANGE = (2.86, 3.94)
+MORRIS_V, MORRIS_T = 2048, 64
+
+
+def _axis_value(df: pd.DataFrame, col: str, default: Any) -> pd.Series:
+    return df[col].fillna(default) if col in df else pd.Series(default, index=df.index)
+
+
+def with_group_labels(df: pd.DataFrame) -> pd.DataFrame:
+    """The table with ``model.base`` (the model preset) and ``model.name`` relabelled by group,
+    and the axis columns filled with their defaults where a store predates them."""
+    df = df.copy()
+    df["model.base"] = df["model.name"]
+    label = df["model.name"].astype(str)
+    for col, default in AXES:
+        df[col] = _axis_value(df, col, default)
+    label = label + df["data.vocab_size"].map(lambda v: "" if int(v) == 2 else f" V={int(v)}")
+    label = label + df["model.tie_embeddings"].map(lambda t: " tied" if bool(t) else "")
+    label = label + df["optim.dtype"].map(lambda d: "" if d == "fp32" else f" {d}")
+    df["model.name"] = label
+    return df
+
+
+def varies(df: pd.DataFrame) -> bool:
+    """Whether the trials differ in V, tying or precision (then one slope is not the answer)."""
+    return any(df[col].astype(str).nunique() > 1 for col, _ in AXES if col in df)
+
+
+def non_embedding(cap: pd.DataFrame) -> pd.Series:
+    return cap["n_params_body"] + cap["n_params_position"]
+
+
+def _mean_ci(values: pd.Series, converged: bool) -> tuple[float, float, float]:
+    """Mean and 95% interval over converged seeds; over lower bounds, the mean and no interval."""
+    if converged:
+        return mean_ci95(values.to_numpy())
+    return float(values.mean()), math.nan, math.nan
+
+
+def group_table(cap: pd.DataFrame) -> pd.DataFrame:
+    """One row per group: its axes, parameter split, and capacity and bits per (non-embedding)
+    parameter over its converged seeds with 95% intervals; with no converged seed, the mean of
+    its lower bounds with ``bound`` ">=" and no interval."""
+    rows = []
+    for name, d in cap.groupby("model.name", sort=False):
+        conv = d[d["plateau_reached"]]
+        used = conv if len(conv) else d
+        c, b, bn = (
+            _mean_ci(values, bool(len(conv)))
+            for values in (
+                used["capacity_bits"],
+                used["capacity_bits"] / used["n_params"],
+                used["capacity_bits"] / non_embedding(used),
+            )
+        )
+        first = d.iloc[0]
+        rows.append({
+            "group": name, "model.base": first["model.base"],
+            "vocab_size": int(first["data.vocab_size"]),
+            "tied": bool(first["model.tie_embeddings"]), "dtype": first["optim.dtype"],
+            "n_params": int(first["n_params"]),
+            **{k: int(first[k]) for k in SPLIT},
+            "n_seeds": len(d), "n_converged": len(conv), "bound": "" if len(conv) else ">=",
+            "capacity_bits": c[0], "capacity_ci95": [c[1], c[2]],
+            "bpp": b[0], "bpp_ci95": [b[1], b[2]],
+            "bpp_non_embedding": bn[0], "bpp_non_embedding_ci95": [bn[1], bn[2]],
+            "statuses": "; ".join(f"seed {int(r['seed'])}: {r['status']}" for _, r in d.iterrows()),
+        })  # fmt: skip
+    return pd.DataFrame(rows).sort_values(["dtype", "tied", "vocab_size"]).reset_index(drop=True)
+
+
+def fit_body_embedding(cap: pd.DataFrame) -> tuple[FitResult | None, str]:
+    """capacity = a x non-embedding params + b x embedding params over the converged
+    (group, seed) points of fp32 groups, clustered by group; (None, why) with fewer than 3
+    such groups (two would fix a and b exactly, with no interval).
+
+    No intercept: a model with no parameters stores nothing. Lower bounds are left out (a fit
+    through them bounds nothing), and bf16 groups too: precision is compared, not pooled.
+    """
+    conv = cap[cap["plateau_reached"] & (cap["optim.dtype"] == "fp32")]
+    groups = conv["model.name"].nunique()
+    X = np.column_stack([non_embedding(conv), conv["n_params_embedding"]]) if len(conv) else None
+    if groups < 3 or X is None or np.linalg.matrix_rank(X) < 2:
+        return None, (
+            f"no body-vs-embedding fit: {groups} fp32 group(s) have a converged capacity; it "
+            "needs 3 with different parameter mixes (2 terms, and intervals clustered by group "
+            "need more groups than terms)"
+        )
+    fit = fit_ols(
+        X, conv["capacity_bits"].to_numpy(), ("bits_per_body_param", "bits_per_embedding_param"),
+        clusters=conv["model.name"].to_numpy(), cluster_name="group",
+    )  # fmt: skip
+    return fit, ""
+
+
+def embedding_bits_by_vocab(cap: pd.DataFrame, fit: FitResult) -> pd.DataFrame:
+    """Each V's bits per embedding parameter given the fit's bits per body parameter: over its
+    converged fp32 (group, seed) points, (capacity - a x non-embedding) / embedding, mean and
+    95% interval over those points (the fit's own uncertainty in a is not included)."""
+    a = float(fit.params[0])
+    conv = cap[cap["plateau_reached"] & (cap["optim.dtype"] == "fp32")]
+    rows = []
+    for v, d in conv.groupby("data.vocab_size"):
+        b = (d["capacity_bits"] - a * non_embedding(d)) / d["n_params_embedding"]
+        m, lo, hi = mean_ci95(b.to_numpy())
+        rows.append({"vocab_size": int(v), "bits_per_embedding_param": m, "ci95": [lo, hi],
+                     "n_points": len(d)})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def morris_prediction(fit: FitResult) -> list[dict[str, Any]]:
+    """Predicted bits/param of Morris et al.'s d_model 32 models (1, 2, 4, 8 layers, V = 2048,
+    T = 64, tied) from the fit, with 95% intervals from the fit's covariance (t with the fit's
+    degrees of freedom). An extrapolation: from bodies of ~1.4K parameters and V <= 256 to
+    80K-170K parameters at V = 2048, so it says whether the two terms carry over, not more."""
+    a, b = (float(p) for p in fit.params)
+    cov = fit.cov
+    dof = (fit.n_clusters - 1) if fit.n_clusters else fit.n_points - 2
+    t = _t975(dof)
+    out = []
+    for n_layer in (1, 2, 4, 8):
+        m = ModelConfig(n_layer=n_layer, d_model=32, n_head=2, tie_embeddings=True)
+        split = gpt_param_split(m, MORRIS_V, MORRIS_T)
+        total = sum(split.values())
+        x = np.array([split["body"] + split["position"], split["embedding"]], dtype=float)
+        cap = float(x @ [a, b])
+        half = t * math.sqrt(float(x @ cov @ x)) if cov is not None else math.nan
+        out.append({
+            "model": f"{n_layer}x32", "n_params": total,
+            "embedding_share": split["embedding"] / total,
+            "bpp_predicted": cap / total,
+            "ci95": [(cap - half) / total, (cap + half) / total],
+            "morris_fp32": MORRIS_1X32_FP32 if n_layer == 1 else None,
+        })  # fmt: skip
+    return out
+
+
+def _t975(dof: int) -> float:
+    from scipy import stats
+
+    return float(stats.t.ppf(0.975, dof)) if dof > 0 else math.nan
+
+
+def vocab_summary(cap: pd.DataFrame) -> dict[str, Any]:
+    """The vocabulary section of the capacity summary (strict-JSON-ready)."""
+    table = group_table(cap)
+    fit, why = fit_body_embedding(cap)
+    out: dict[str, Any] = {"groups": table.to_dict(orient="records"), "fit": None,
+                           "no_fit_reason": why or None}  # fmt: skip
+    if fit is not None:
+        f = fit.as_dict()
+        out["fit"] = {
+            "bits_per_body_param": f["bits_per_body_param"],
+            "bits_per_body_param_ci95": [f["bits_per_body_param_ci95_low"],
+                                         f["bits_per_body_param_ci95_high"]],
+            "bits_per_embedding_param": f["bits_per_embedding_param"],
+            "bits_per_embedding_param_ci95": [f["bits_per_embedding_param_ci95_low"],
+                                              f["bits_per_embedding_param_ci95_high"]],
+            "interval": fit.interval, "n_points": fit.n_points, "r2": fit.r2,
+        }  # fmt: skip
+        out["embedding_bits_by_vocab"] = embedding_bits_by_vocab(cap, fit).to_dict(orient="records")
+        out["morris_prediction"] = morris_prediction(fit)
+    return out
+
+
+def _ci(lo: float, hi: float, fmt: str = ".3f") -> str:
+    if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)):
+        return "-"
+    return f"[{lo:{fmt}}, {hi:{fmt}}]"
+
+
+def format_vocab(v: dict[str, Any]) -> str:
+    lines = [
+        "vocabulary, tying and precision (mean over converged seeds, 95% CI; '>=' = no seed "
+        "converged, a lower bound):",
+        f"  {'group':<24}{'V':>5}{'tied':>6}{'dtype':>6}{'params':>8}{'emb':>7}{'conv':>6}"
+        f"{'bits/param':>12}{'95% CI':>17}{'bits/non-emb':>14}{'95% CI':>17}",
+    ]
+    for g in v["groups"]:
+        bound = g["bound"]
+        lines.append(
+            f"  {g['group']:<24}{g['vocab_size']:>5}{'yes' if g['tied'] else 'no':>6}"
+            f"{g['dtype']:>6}{g['n_params']:>8,}{g['n_params_embedding']:>7,}"
+            f"{str(g['n_converged']) + '/' + str(g['n_seeds']):>6}"
+            f"{bound + format(g['bpp'], '.3f'):>12}{_ci(*g['bpp_ci95']):>17}"
+            f"{bound + format(g['bpp_non_embedding'], '.3f'):>14}"
+            f"{_ci(*g['bpp_non_embedding_ci95']):>17}"
+        )
+    for g in v["groups"]:
+        if g["bound"] or g["n_converged"] < g["n_seeds"]:
+            lines.append(f"  {g['group']}: {g['statuses']}")
+    f = v["fit"]
+    if f is None:
+        lines.append(f"  {v['no_fit_reason']}")
+        return "\n".join(lines)
+    lines += [
+        f"  fit over {f['n_points']} converged fp32 (group, seed) points, no intercept "
+        f"(R2 {f['r2']:.3f}; {f['interval']}):",
+        f"    capacity = {f['bits_per_body_param']:.3f} {_ci(*f['bits_per_body_param_ci95'])} "
+        f"x non-embedding params + {f['bits_per_embedding_param']:.3f} "
+        f"{_ci(*f['bits_per_embedding_param_ci95'])} x embedding params",
+        "  bits per embedding parameter by V, given the fit's bits per body parameter:",
+    ]
+    for r in v["embedding_bits_by_vocab"]:
+        lines.append(
+            f"    V={r['vocab_size']:<5}{r['bits_per_embedding_param']:>8.3f} "
+            f"{_ci(*r['ci95'])} ({r['n_points']} points)"
+        )
+    lines.append(
+        "  prediction of Morris et al.'s d_model 32 models (V=2048, tied; extrapolated from "
+        "bodies of ~1.4K parameters and V <= 256):"
+    )
+    for p in v["morris_prediction"]:
+        theirs = f"Morris fp32 {p['morris_fp32']:.2f}" if p["morris_fp32"] else (
+            f"Morris fp32 range {MORRIS_FP32_RANGE[0]}-{MORRIS_FP32_RANGE[1]}"
+        )  # fmt: skip
+        lines.append(
+            f"    {p['model']:<6}{p['n_params']:>9,} params ({p['embedding_share']:.0%} "
+            f"embedding): {p['bpp_predicted']:.2f} {_ci(*p['ci95'], '.2f')} bits/param   "
+            f"({theirs})"
+        )
+    return "\n".join(lines)
