@@ -13,7 +13,12 @@ import torch.nn.functional as F
 from conftest import ROOT, run_py
 
 from analysis.capacity.report import analyze
-from analysis.capacity.vocab import fit_body_embedding, group_table, morris_prediction
+from analysis.capacity.vocab import (
+    fit_body_embedding,
+    fit_per_vocab,
+    group_table,
+    morris_prediction,
+)
 from memtune.core.config import ConfigError, ModelConfig, OptimConfig, replace
 from memtune.core.data import with_bos
 from memtune.core.models import build_model, count_params, param_split
@@ -123,8 +128,9 @@ def test_bf16_trains_in_bf16_and_reports_the_split():
     assert fp32["bits_memorized"] != out["bits_memorized"]
 
 
-def synthetic_capacity(a: float, b: float, noise: float = 0.0) -> pd.DataFrame:
-    """A capacity table whose capacities are a x non-embedding + b x embedding params."""
+def synthetic_capacity(a, b: float, noise: float = 0.0) -> pd.DataFrame:
+    """A capacity table whose capacities are a x non-embedding + b x embedding params (``a`` a
+    number or a function of V)."""
     rng = np.random.default_rng(0)
     rows = []
     for v in (2, 16, 256):
@@ -133,7 +139,8 @@ def synthetic_capacity(a: float, b: float, noise: float = 0.0) -> pd.DataFrame:
                                     v, 64)  # fmt: skip
             for seed in (0, 1):
                 nonemb, emb = split["body"] + split["position"], split["embedding"]
-                bits = (a * nonemb + b * emb) * (1 + noise * rng.standard_normal())
+                a_v = a(v) if callable(a) else a
+                bits = (a_v * nonemb + b * emb) * (1 + noise * rng.standard_normal())
                 rows.append({
                     "model.name": f"cpu-xxs V={v}{' tied' if tie else ''}", "seed": seed,
                     "model.base": "cpu-xxs", "data.vocab_size": v, "model.tie_embeddings": tie,
@@ -155,6 +162,17 @@ def test_body_embedding_fit_recovers_known_bits():
     pred = morris_prediction(fit)[0]  # 1 x 32: 84% embedding, so near b
     assert pred["n_params"] == 80_352 and pred["ci95"][0] < pred["bpp_predicted"]
     assert pred["bpp_predicted"] == pytest.approx((2.0 * 14_816 + 0.5 * 65_536) / 80_352, rel=0.1)
+
+
+def test_each_vocabulary_solved_from_its_tied_and_untied_twins():
+    # body bits that grow with V: the global fit cannot say so, each V's twins can
+    cap = synthetic_capacity(a=lambda v: 2.0 + 0.25 * math.log2(v), b=1.0, noise=0.002)
+    per_v = fit_per_vocab(cap).set_index("vocab_size")
+    assert list(per_v.index) == [2, 16, 256]
+    for v, r in per_v.iterrows():
+        assert r["bits_per_body_param"] == pytest.approx(2.0 + 0.25 * math.log2(v), rel=0.02)
+        assert r["bits_per_embedding_param"] == pytest.approx(1.0, abs=0.15)
+        assert r["df"] == 2
 
 
 def test_lower_bounds_stay_out_of_the_fit():

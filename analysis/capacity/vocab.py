@@ -131,6 +131,28 @@ def fit_body_embedding(cap: pd.DataFrame) -> tuple[FitResult | None, str]:
     return fit, ""
 
 
+def fit_per_vocab(cap: pd.DataFrame) -> pd.DataFrame:
+    """Each V's own two terms, from its tied and untied twins: they share the body and differ
+    only in embedding parameters, so a V whose tied and untied groups both converged fixes its
+    a_V (bits per non-embedding parameter) and b_V (per embedding parameter) without assuming
+    either is the same at another V. OLS over its converged fp32 (group, seed) points, seeds as
+    independent runs (n - 2 degrees of freedom: 2 seeds x 2 groups gives 2)."""
+    conv = cap[cap["plateau_reached"] & (cap["optim.dtype"] == "fp32")]
+    rows = []
+    for v, d in conv.groupby("data.vocab_size"):
+        if d["model.tie_embeddings"].nunique() < 2 or len(d) < 3:
+            continue
+        X = np.column_stack([non_embedding(d), d["n_params_embedding"]])
+        f = fit_ols(X, d["capacity_bits"].to_numpy(), ("a", "b"))
+        rows.append({
+            "vocab_size": int(v), "n_points": len(d), "df": len(d) - 2,
+            "bits_per_body_param": float(f.params[0]), "body_ci95": list(map(float, f.ci95[0])),
+            "bits_per_embedding_param": float(f.params[1]),
+            "embedding_ci95": list(map(float, f.ci95[1])),
+        })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
 def embedding_bits_by_vocab(cap: pd.DataFrame, fit: FitResult) -> pd.DataFrame:
     """Each V's bits per embedding parameter given the fit's bits per body parameter: over its
     converged fp32 (group, seed) points, (capacity - a x non-embedding) / embedding, mean and
@@ -227,6 +249,17 @@ def format_vocab(v: dict[str, Any]) -> str:
     for g in v["groups"]:
         if g["bound"] or g["n_converged"] < g["n_seeds"]:
             lines.append(f"  {g['group']}: {g['statuses']}")
+    if v.get("per_vocab"):
+        lines.append(
+            "  each V from its tied and untied twins (same body; OLS over its converged runs):"
+        )
+        for r in v["per_vocab"]:
+            lines.append(
+                f"    V={r['vocab_size']:<5}{r['bits_per_body_param']:>7.3f} "
+                f"{_ci(*r['body_ci95']):>17} bits/body param  "
+                f"{r['bits_per_embedding_param']:>7.3f} {_ci(*r['embedding_ci95']):>17} "
+                f"bits/embedding param  ({r['n_points']} runs)"
+            )
     f = v["fit"]
     if f is None:
         lines.append(f"  {v['no_fit_reason']}")
