@@ -11,7 +11,10 @@ Prints a table and writes benchmarks/latest.json (or --out). Ratios:
   command and for Tune's part of it (the rest is interpreter, import and Ray start-up);
 - trials vs threads: two trainings as two 1-thread processes at once over one 2-thread process
   running them in turn (why memtune gives each trial one CPU and one thread);
-- start-up: seconds from launching `python sweeps/capacity.py` to the first trial training;
+- start-up: seconds from launching `python sweeps/capacity.py` to the first trial's first
+  training step, and its parts (the driver's imports, ray.init, Tune's set-up, the worker's);
+- trial time per CPU: how the capacity preset's trial seconds fall on the CPUs (busy seconds
+  and the idle tail each CPU leaves while another still trains);
 - threshold search busy fraction: the same ratio for the threshold search (many short probes
   chosen one by one by the Searcher), over Tune's part.
 """
