@@ -11,7 +11,10 @@ Prints a table and writes benchmarks/latest.json (or --out). Ratios:
   command and for Tune's part of it (the rest is interpreter, import and Ray start-up);
 - trials vs threads: two trainings as two 1-thread processes at once over one 2-thread process
   running them in turn (why memtune gives each trial one CPU and one thread);
-- start-up: seconds from launching `python sweeps/capacity.py` to the first trial training;
+- start-up: seconds from launching `python sweeps/capacity.py` to the first trial's first
+  training step, and its parts (the driver's imports, ray.init, Tune's set-up, the worker's);
+- trial time per CPU: how the capacity preset's trial seconds fall on the CPUs (busy seconds
+  and the idle tail each CPU leaves while another still trains);
 - threshold search busy fraction: the same ratio for the threshold search (many short probes
   chosen one by one by the Searcher), over Tune's part.
 """
@@ -152,8 +155,45 @@ def trials_vs_threads(model: str, steps: int) -> dict[str, float]:
     return {"trials_vs_threads": run(2, 2, 1) / run(1, 1, 2)}
 
 
-def run_and_load(script: str, preset: str) -> tuple[Any, float, float]:
-    """Run a sweep as a user would (no analysis): its table, launch time and wall seconds."""
+def trial_times(path: Path) -> list[dict[str, Any]]:
+    """Each trial's timeline on the driver's clock, from its TensorBoard event files.
+
+    Tune's ``timestamp`` is whole seconds, too coarse for a start-up of a few seconds; the
+    driver's TensorBoard logger stamps each result with ``time.time()`` when it arrives. At the
+    first result, the trial's ``time_total_s`` goes back to when its trainable function started,
+    and the loop's own clock (``train_seconds + eval_seconds``, which starts just before the
+    first step) to its first training step. Results reach the driver within milliseconds.
+    (``time_since_restore`` stands for ``time_total_s``, which the logger leaves out: a
+    benchmark's trials are never restored.)
+
+    Returns:
+        one dict per trial: ``name``, ``start`` (trainable started), ``first_step``, ``end``
+        (last result), ``busy`` (``time_total_s`` at the end); epoch seconds.
+    """
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    def at(acc: Any, tag: str, i: int) -> tuple[float, float]:
+        event = acc.Scalars(f"ray/tune/{tag}")[i]
+        return event.wall_time, event.value
+
+    trials = []
+    for folder in sorted(p.parent for p in path.glob("*/events.out.tfevents.*")):
+        acc = EventAccumulator(str(folder))
+        acc.Reload()
+        wall, total = at(acc, "time_since_restore", 0)
+        _, train = at(acc, "train_seconds", 0)
+        _, evaluation = at(acc, "eval_seconds", 0)
+        end, busy = at(acc, "time_since_restore", -1)
+        trials.append(
+            {"name": folder.name, "start": wall - total, "first_step": wall - train - evaluation,
+             "end": end, "busy": busy}
+        )  # fmt: skip
+    return trials
+
+
+def run_and_load(script: str, preset: str) -> tuple[Any, float, float, list[dict[str, Any]]]:
+    """Run a sweep as a user would (no analysis): its table, launch time, wall seconds and each
+    trial's timeline (``trial_times``)."""
     from analysis.common.load import load_experiment
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -166,7 +206,69 @@ def run_and_load(script: str, preset: str) -> tuple[Any, float, float]:
         wall = time.time() - t_launch
         if proc.returncode != 0:
             raise SystemExit(f"sweep failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
-        return load_experiment(Path(tmp) / "bench"), t_launch, wall
+        path = Path(tmp) / "bench"
+        return load_experiment(path), t_launch, wall, trial_times(path)
+
+
+def cpu_split(trials: list[dict[str, Any]], cpus: int) -> list[dict[str, Any]]:
+    """How the trials' time falls on the CPUs: each trial on the CPU free longest at its start.
+
+    Tune starts a trial when a CPU frees, so replaying the starts in order puts each trial back
+    on the CPU it ran on (one CPU per trial). The idle tail of a CPU is the time from its last
+    trial's end to the end of the sweep's last trial: a core left idle while another works.
+
+    Returns:
+        one dict per CPU: ``busy`` seconds (sum of its trials' ``time_total_s``), ``idle_tail``
+        seconds, and its ``trials`` in order.
+    """
+    free = [{"at": -float("inf"), "busy": 0.0, "trials": []} for _ in range(cpus)]
+    for t in sorted(trials, key=lambda t: t["start"]):
+        cpu = min(free, key=lambda c: c["at"])
+        cpu["at"], cpu["busy"] = t["end"], cpu["busy"] + t["busy"]
+        cpu["trials"].append(t["name"])
+    last = max(t["end"] for t in trials)
+    return [
+        {"busy": c["busy"], "idle_tail": last - c["at"] if c["trials"] else 0.0,
+         "trials": c["trials"]}
+        for c in free
+    ]  # fmt: skip
+
+
+DRIVER_IMPORTS = """
+import runpy
+runpy.run_path("sweeps/capacity.py", run_name="not_main")
+from ray import tune
+import memtune.tune.trainable
+from memtune.tune.tensorboard import import_tensorboardx_without_torch
+import_tensorboardx_without_torch()
+"""
+
+RAY_INIT = """
+import time, types
+from memtune.tune.sweep import _init_ray
+import ray
+args = types.SimpleNamespace(address=None, num_cpus=None)  # python sweeps/capacity.py's
+t0 = time.perf_counter()
+_init_ray(args)
+print(time.perf_counter() - t0, flush=True)
+ray.shutdown()
+"""
+
+
+def startup_parts() -> dict[str, float]:
+    """The driver's start-up parts, each in a fresh process as the sweep runs it: the
+    interpreter with everything the driver imports before its first trial, and ``ray.init`` as
+    ``run_sweep`` calls it locally. The rest of the start-up is Tune's set-up up to the first
+    trainable, and the worker's own (torch) up to the first step (``startup_ratios``)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", DRIVER_IMPORTS], cwd=ROOT, env=env, check=True)
+    imports = time.perf_counter() - t0
+    proc = subprocess.run(
+        [sys.executable, "-c", RAY_INIT], cwd=ROOT, env=env, check=True,
+        capture_output=True, text=True,
+    )  # fmt: skip
+    return {"imports": imports, "ray_init": float(proc.stdout.split()[-1])}
 
 
 def busy_and_span(df: Any) -> tuple[float, float, float]:
@@ -179,23 +281,39 @@ def busy_and_span(df: Any) -> tuple[float, float, float]:
 
 
 def sweep_ratios(preset: str) -> dict[str, float]:
-    """Run a capacity preset and relate trial seconds to wall seconds (whole and Tune's part)."""
+    """Run a capacity preset and relate trial seconds to wall seconds (whole and Tune's part),
+    time its start-up in parts, and split its trials' time over the CPUs."""
     cpus = os.cpu_count() or 1
-    df, t_launch, wall = run_and_load("capacity.py", preset)
+    df, t_launch, wall, trials = run_and_load("capacity.py", preset)
     busy = float(df["train_seconds"].sum() + df["eval_seconds"].sum())
     _, first_start, tune_wall = busy_and_span(df)
-    return {
+    first = min(trials, key=lambda t: t["first_step"])
+    parts = startup_parts()
+    out = {
         f"sweep_efficiency_{preset}": busy / (wall * cpus),
         f"sweep_efficiency_{preset}_tune_only": busy / (tune_wall * cpus),
-        f"startup_seconds_{preset}": first_start - t_launch,
+        # launch to the first trial's first training step (the issue's start-up)
+        f"startup_seconds_{preset}": first["first_step"] - t_launch,
+        # launch to the first trainable function starting (this table's earlier start-up,
+        # then read from Tune's whole-second timestamps)
+        f"startup_to_trainable_seconds_{preset}": first["start"] - t_launch,
+        f"startup_part_imports_seconds_{preset}": parts["imports"],
+        f"startup_part_ray_init_seconds_{preset}": parts["ray_init"],
+        f"startup_part_tune_seconds_{preset}": first["start"] - t_launch - sum(parts.values()),
+        f"startup_part_worker_seconds_{preset}": first["first_step"] - first["start"],
         f"wall_seconds_{preset}": wall,
     }
+    for i, cpu in enumerate(cpu_split(trials, cpus)):
+        out[f"cpu{i}_busy_seconds_{preset}"] = cpu["busy"]
+        out[f"cpu{i}_idle_tail_seconds_{preset}"] = cpu["idle_tail"]
+        out[f"cpu{i}_trials_{preset}"] = float(len(cpu["trials"]))
+    return out
 
 
 def search_ratios(preset: str) -> dict[str, float]:
     """The threshold search's busy fraction: trial seconds / (Tune's wall seconds x CPUs)."""
     cpus = os.cpu_count() or 1
-    df, _, wall = run_and_load("threshold.py", preset)
+    df, _, wall, _ = run_and_load("threshold.py", preset)
     busy, _, tune_wall = busy_and_span(df)
     return {
         f"search_busy_fraction_{preset}": busy / (tune_wall * cpus),
@@ -212,6 +330,35 @@ TARGETS = {
     "trials_vs_threads": "> 1 (one CPU per trial)",
     "startup_seconds": "report",
 }
+
+
+def print_startup(results: dict[str, float], preset: str) -> None:
+    """The start-up of ``python sweeps/capacity.py --preset PRESET``, in parts."""
+    r = {k.removesuffix(f"_{preset}"): v for k, v in results.items()}
+    to_step, to_trainable = r["startup_seconds"], r["startup_to_trainable_seconds"]
+    print(
+        f"start-up, {preset} preset: launch to the first training step {to_step:.2f} s "
+        f"(to the first trainable {to_trainable:.2f} s)"
+    )
+    for part, what in [
+        ("imports", "interpreter and the driver's imports (ray, tune), apart"),
+        ("ray_init", "ray.init as run_sweep calls it locally, apart"),
+        ("tune", "Tune's set-up to the first trainable (the rest of the driver's part)"),
+        ("worker", "the trial's worker: torch, model and data, to the first step"),
+    ]:
+        print(f"  {part:<10}{r[f'startup_part_{part}_seconds']:>7.2f} s  {what}")
+
+
+def print_cpu_split(results: dict[str, float], preset: str) -> None:
+    """How the preset's trial time falls on the CPUs: busy seconds and the idle tail of each."""
+    print(f"trial time per CPU, {preset} preset (sum of the trials' time_total_s; idle tail: "
+          "from the CPU's last trial to the sweep's last)")  # fmt: skip
+    i = 0
+    while f"cpu{i}_busy_seconds_{preset}" in results:
+        busy, tail = (results[f"cpu{i}_{k}_seconds_{preset}"] for k in ("busy", "idle_tail"))
+        n = int(results[f"cpu{i}_trials_{preset}"])
+        print(f"  cpu {i}: {n} trial(s), busy {busy:7.1f} s, idle tail {tail:6.1f} s")
+        i += 1
 
 
 def main() -> None:
@@ -232,9 +379,11 @@ def main() -> None:
     print(f"{'ratio':<42}{'value':>10}  target")
     for k, v in results.items():
         target = next((t for prefix, t in TARGETS.items() if k.startswith(prefix)), "")
-        if "tokens_per_s" in k or "wall_seconds" in k or "probes" in k:
-            continue  # absolute figures go to the JSON only
+        if any(w in k for w in ("tokens_per_s", "wall_seconds", "probes", "startup_", "cpu")):
+            continue  # absolute figures go to the JSON, or to the breakdowns below
         print(f"{k:<42}{v:>10.3f}  {target}")
+    print_startup(results, preset)
+    print_cpu_split(results, preset)
     Path(args.out).write_text(json.dumps(results, indent=2))
     print(f"wrote {args.out}")
 

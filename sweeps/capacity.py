@@ -107,7 +107,9 @@ PRESETS = {
     # model per CPU. The two smallest models: cpu-xs was still rising +2.1% over its last quarter
     # at 36,000 steps ("budget"), and cpu-s, +4% at 24,000, would need more than this budget
     # on its own CPU, so the command fits ten minutes on 2 cores with the set-up
-    # (docs/capacity.md).
+    # (docs/capacity.md). A cpu-xxs step costs ~0.66 of a cpu-xs step, so one CPU idles for the
+    # last ~40% of the sweep; no trial under this protocol is short enough to fill that tail
+    # (README, Performance; benchmarks/run.py prints each CPU's busy seconds and idle tail).
     "default": Sweep(
         base=DEFAULT,
         space={"model": models("cpu-xs", "cpu-xxs")},  # longest first

@@ -25,3 +25,13 @@ def test_quick_benchmark_reports_every_ratio(tmp_path):
     assert r["sweep_efficiency_smoke"] < r["sweep_efficiency_smoke_tune_only"] <= 1.05
     assert 0 < r["search_busy_fraction_smoke"] <= 1.05
     assert "throughput_ratio_nano" in proc.stdout and "search_busy_fraction_smoke" in proc.stdout
+    # start-up: launch to the first step, in parts; the first step comes after the trainable
+    parts = [r[f"startup_part_{p}_seconds_smoke"] for p in ("imports", "ray_init", "worker")]
+    assert all(math.isfinite(p) and p > 0 for p in parts), parts
+    assert 0 < r["startup_to_trainable_seconds_smoke"] < r["startup_seconds_smoke"]
+    assert "start-up, smoke preset: launch to the first training step" in proc.stdout
+    # the trials' time over the 2 CPUs: the smoke preset's 4 trials, each on one CPU
+    cpus = [k.removesuffix("_busy_seconds_smoke") for k in r if k.endswith("_busy_seconds_smoke")]
+    assert sum(r[f"{c}_trials_smoke"] for c in cpus) == 4
+    assert min(r[f"{c}_idle_tail_seconds_smoke"] for c in cpus) == 0  # the last trial's CPU
+    assert "trial time per CPU, smoke preset" in proc.stdout and "idle tail" in proc.stdout

@@ -100,3 +100,26 @@ def test_errored_trials_are_named_and_the_rest_analysed(tmp_path):
     errored = [ln for ln in proc.stdout.splitlines() if "ERRORED" in ln]
     assert len(errored) == 2 and all("seed=1" in ln and "injected failure" in ln for ln in errored)
     assert "2 trials; each model's bits/param below" in proc.stdout  # the 2 that ended
+
+
+def test_the_sweep_driver_never_imports_torch(tmp_path):
+    """A real sweep's driver, from launch to exit, imports no torch: only the trials' workers do.
+
+    Importing the sweep is checked for every experiment (test_experiments.py); this runs one for
+    real, where Tune's TensorBoard logger used to import it through tensorboardX (2 s of start-up
+    before the first trial, memtune.tune.tensorboard.import_tensorboardx_without_torch).
+    """
+    check = (
+        "import runpy, sys\n"
+        "from memtune.core.cli import run_cli\n"
+        "from memtune.tune.sweep import run_sweep\n"
+        "presets = runpy.run_path('sweeps/capacity.py', run_name='not_main')['PRESETS']\n"
+        "code = run_sweep('capacity', presets, sys.argv[1:])\n"
+        "print('driver imported torch:', 'torch' in sys.modules)\n"
+        "sys.exit(code)\n"
+    )
+    proc = run_py("-c", check, "--preset", "smoke", "--storage-path", str(tmp_path),
+                  "--no-analysis", "--num-cpus", "2")  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "driver imported torch: False" in proc.stdout
+    assert len(list(tmp_path.glob("capacity_smoke_*/*/events.out.tfevents.*"))) == 4
