@@ -4,7 +4,7 @@ A grid of model size x dataset size x seed; each trial trains one GPT on N unifo
 sequences of 64 bits and reports H(X) - H(X|theta). Capacity is the plateau over N; the fit of
 capacity vs parameters gives bits per parameter (Morris et al.: about 3.6).
 
-    python sweeps/capacity.py                    # default preset, ~6 min on 2 cores
+    python sweeps/capacity.py                    # default preset, < 10 min on 2 cores
     python sweeps/capacity.py --preset smoke     # tests, < 1 min
     python sweeps/capacity.py --preset cpu       # 3 models x 2 N x 2 seeds, ~35 min on 2 cores
     python sweeps/capacity.py --preset protocol  # the protocol study (docs/capacity.md), ~12 min
@@ -69,6 +69,30 @@ def protocol(max_steps: int, floor: float = FLOOR, **optim: object) -> TrainConf
     )  # fmt: skip
 
 
+# what protocol(max_steps) sets from the budget
+BUDGET_FIELDS = ("optim", "max_steps", "eval_every", "patience", "saturation_window")
+
+
+def budgets(steps_by_model: dict[str, int]) -> dict:
+    """``space`` and ``keep`` of a preset that runs each model under the protocol at its own
+    step budget (Tune's grid crosses every axis; ``keep`` pairs them), so that trials whose
+    steps cost differently can end together."""
+    runs = {m: protocol(steps).to_dict() for m, steps in steps_by_model.items()}
+    space: dict = {"model": models(*steps_by_model)}
+    for f in BUDGET_FIELDS:
+        values = []
+        for r in runs.values():
+            if r[f] not in values:
+                values.append(r[f])
+        space[f] = Grid(values, hidden=f != "max_steps")
+
+    def keep(c: dict) -> bool:
+        run = runs[c["model"]["name"]]
+        return all(c[f] == run[f] for f in BUDGET_FIELDS)
+
+    return {"space": space, "keep": keep}
+
+
 def settings(base: TrainConfig, **variants: dict) -> Grid:
     """A one-factor-at-a-time axis over optimizer settings, each named for tables."""
     return Grid(
@@ -103,17 +127,18 @@ PRESETS = {
         space={"model": models("cpu-xxs", "cpu-xs"), "data": {"n_seqs": Grid([16, 64])}},
         about="4 tiny trials for tests, under a minute",
     ),
-    # README command 1: one trial per model at 2x its knee, the protocol at DEFAULT_STEPS, one
-    # model per CPU. The two smallest models: cpu-xs was still rising +2.1% over its last quarter
-    # at 36,000 steps ("budget"), and cpu-s, +4% at 24,000, would need more than this budget
-    # on its own CPU, so the command fits ten minutes on 2 cores with the set-up
-    # (docs/capacity.md). A cpu-xxs step costs ~0.66 of a cpu-xs step, so one CPU idles for the
-    # last ~40% of the sweep; no trial under this protocol is short enough to fill that tail
-    # (README, Performance; benchmarks/run.py prints each CPU's busy seconds and idle tail).
+    # README command 1: one trial per model at 2x its knee, one model per CPU, each at its own
+    # step budget so that the two CPUs finish together: a cpu-xxs step costs ~0.66 of a cpu-xs
+    # step (7.0 vs 10.4-11.1 ms, measured one process at a time), so cpu-xxs runs the protocol
+    # at 72,000 steps while cpu-xs runs it at 48,000 (cpu-xs was still rising +2.1% over its
+    # last quarter at 36,000; cpu-s, +4% at 24,000, would not fit ten minutes on its own CPU;
+    # docs/capacity.md). More steps only move a run closer to its plateau, and each trial is
+    # judged by its own verdict. benchmarks/run.py prints each CPU's busy seconds.
     "default": Sweep(
         base=DEFAULT,
-        space={"model": models("cpu-xs", "cpu-xxs")},  # longest first
-        about=f"2 trials of the capacity protocol ({DEFAULT_STEPS:,} steps), < 10 min on 2 cores",
+        **budgets({"cpu-xs": DEFAULT_STEPS, "cpu-xxs": DEFAULT_STEPS * 3 // 2}),
+        about=f"2 trials of the capacity protocol (cpu-xs {DEFAULT_STEPS:,} steps, cpu-xxs "
+        f"{DEFAULT_STEPS * 3 // 2:,}: the CPUs finish together), < 10 min on 2 cores",
     ),
     "cpu": Sweep(
         base=replace(protocol(CPU_STEPS), checkpoint_every=4000),

@@ -57,9 +57,13 @@ class Grid:
     """One grid axis of a sweep: every value is crossed with every value of the other axes."""
 
     values: tuple[Any, ...]
+    # not shown in trial names and the progress table: an axis that follows another one (the
+    # schedule of a step budget), whose values would only repeat it
+    hidden: bool = False
 
-    def __init__(self, values: Any) -> None:
+    def __init__(self, values: Any, hidden: bool = False) -> None:
         object.__setattr__(self, "values", tuple(values))
+        object.__setattr__(self, "hidden", hidden)
 
 
 @dataclass(frozen=True)
@@ -75,8 +79,9 @@ class Sweep:
     search: Callable[[list[dict[str, Any]], int], Any] | None = None
     searched: str = ""  # dotted config key the searcher varies, added to trial names
     # Which grid points to keep (a predicate on the config dict), for grids that are not a
-    # full cross product (the threshold table runs some models under one rule only). Searched
-    # sweeps only: a plain grid goes to Tune's grid_search, which crosses every axis.
+    # full cross product (the threshold table runs some models under one rule only; the
+    # capacity default pairs each model with its own step budget). A plain grid with keep= runs
+    # its kept points through Tune's BasicVariantGenerator, since grid_search crosses every axis.
     keep: Callable[[dict[str, Any]], bool] | None = None
 
 
@@ -120,11 +125,10 @@ def expand(sweep: Sweep) -> list[dict[str, Any]]:
         d = merged
         for (path, _), value in zip(axes, combo, strict=True):
             d = _set(d, path, value)
-        config = type(sweep.base).from_dict(d).to_dict()
-        if sweep.keep is None or sweep.keep(config):
-            configs.append(config)
-    if sweep.keep is not None and sweep.search is None:
-        raise ConfigError("a sweep with keep= needs a search (Tune's grid crosses every axis)")
+        # keep= sees the point before validation: a paired axis's cross product has points
+        # that are not valid configs (a 72,000-step schedule in a 48,000-step run)
+        if sweep.keep is None or sweep.keep(d):
+            configs.append(type(sweep.base).from_dict(d).to_dict())
     if not configs:
         raise ConfigError("the sweep keeps no grid point; loosen its keep= rule")
     return configs
@@ -168,7 +172,7 @@ def trial_namer(name: str, sweep: Sweep) -> Callable[[Any], str]:
     Tune's default puts every config value in the folder name, which for a model dict runs past
     200 characters; these names also label the runs in TensorBoard.
     """
-    paths = [path for path, _ in _axes(_merge(sweep.base.to_dict(), sweep.space))]
+    paths = [path for path, g in _axes(_merge(sweep.base.to_dict(), sweep.space)) if not g.hidden]
     if sweep.searched:
         paths.append(tuple(sweep.searched.split(".")))
 
@@ -188,7 +192,7 @@ def swept_columns(sweep: Sweep) -> dict[str, str]:
     """Config paths of the grid axes (and the searched key) -> a short column name; an axis of
     dicts with a ``name`` (a model) shows that name."""
     merged = _merge(sweep.base.to_dict(), sweep.space)
-    paths = [path for path, _ in _axes(merged)]
+    paths = [path for path, g in _axes(merged) if not g.hidden]
     if sweep.searched:
         paths.append(tuple(sweep.searched.split(".")))
     columns = {}
@@ -562,10 +566,11 @@ def run_sweep(
             "trial_name_creator": namer,
             "trial_dirname_creator": namer,
         }
-        if parent is not None:
-            # Tune's grid crosses every axis; the points left are any subset of the grid, so
-            # they go to Tune's own BasicVariantGenerator as its points_to_evaluate, one sample
-            # each, over a param_space without grid_search (public API, ray.tune.search)
+        if parent is not None or (sweep.keep is not None and sweep.search is None):
+            # Tune's grid crosses every axis; the points left (or kept) are any subset of the
+            # grid, so they go to Tune's own BasicVariantGenerator as its points_to_evaluate,
+            # one sample each, in order, over a param_space without grid_search (public API,
+            # ray.tune.search)
             from ray.tune.search import BasicVariantGenerator
 
             print(f"[memtune] {name}/{args.preset}: {len(configs)} trials -> {path}", flush=True)
