@@ -103,6 +103,10 @@ def group_table(cap: pd.DataFrame) -> pd.DataFrame:
             "bpp": b[0], "bpp_ci95": [b[1], b[2]],
             "bpp_non_embedding": bn[0], "bpp_non_embedding_ci95": [bn[1], bn[2]],
             "statuses": "; ".join(f"seed {int(r['seed'])}: {r['status']}" for _, r in d.iterrows()),
+            # each seed's best trial's verdict, in seed order: every point's verdict at a glance
+            "verdicts": ",".join(
+                str(r.get("verdict_at_capacity", "")) for _, r in d.sort_values("seed").iterrows()
+            ),
         })  # fmt: skip
     return pd.DataFrame(rows).sort_values(["dtype", "tied", "vocab_size"]).reset_index(drop=True)
 
@@ -234,7 +238,7 @@ def format_vocab(v: dict[str, Any]) -> str:
         "vocabulary, tying and precision (mean over converged seeds, 95% CI; '>=' = no seed "
         "converged, a lower bound):",
         f"  {'group':<24}{'V':>5}{'tied':>6}{'dtype':>6}{'params':>8}{'emb':>7}{'conv':>6}"
-        f"{'bits/param':>12}{'95% CI':>17}{'bits/non-emb':>14}{'95% CI':>17}",
+        f"{'bits/param':>12}{'95% CI':>17}{'bits/non-emb':>14}{'95% CI':>17}  verdicts",
     ]
     for g in v["groups"]:
         bound = g["bound"]
@@ -244,7 +248,7 @@ def format_vocab(v: dict[str, Any]) -> str:
             f"{str(g['n_converged']) + '/' + str(g['n_seeds']):>6}"
             f"{bound + format(g['bpp'], '.3f'):>12}{_ci(*g['bpp_ci95']):>17}"
             f"{bound + format(g['bpp_non_embedding'], '.3f'):>14}"
-            f"{_ci(*g['bpp_non_embedding_ci95']):>17}"
+            f"{_ci(*g['bpp_non_embedding_ci95']):>17}  {g['verdicts']}"
         )
     for g in v["groups"]:
         if g["bound"] or g["n_converged"] < g["n_seeds"]:
