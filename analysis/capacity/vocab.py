@@ -157,21 +157,6 @@ def fit_per_vocab(cap: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def embedding_bits_by_vocab(cap: pd.DataFrame, fit: FitResult) -> pd.DataFrame:
-    """Each V's bits per embedding parameter given the fit's bits per body parameter: over its
-    converged fp32 (group, seed) points, (capacity - a x non-embedding) / embedding, mean and
-    95% interval over those points (the fit's own uncertainty in a is not included)."""
-    a = float(fit.params[0])
-    conv = cap[cap["plateau_reached"] & (cap["optim.dtype"] == "fp32")]
-    rows = []
-    for v, d in conv.groupby("data.vocab_size"):
-        b = (d["capacity_bits"] - a * non_embedding(d)) / d["n_params_embedding"]
-        m, lo, hi = mean_ci95(b.to_numpy())
-        rows.append({"vocab_size": int(v), "bits_per_embedding_param": m, "ci95": [lo, hi],
-                     "n_points": len(d)})  # fmt: skip
-    return pd.DataFrame(rows)
-
-
 def morris_prediction(fit: FitResult) -> list[dict[str, Any]]:
     """Predicted bits/param of Morris et al.'s d_model 32 models (1, 2, 4, 8 layers, V = 2048,
     T = 64, tied) from the fit, with 95% intervals from the fit's covariance (t with the fit's
@@ -193,6 +178,40 @@ def morris_prediction(fit: FitResult) -> list[dict[str, Any]]:
             "model": f"{n_layer}x32", "n_params": total,
             "embedding_share": split["embedding"] / total,
             "bpp_predicted": cap / total,
+            "ci95": [(cap - half) / total, (cap + half) / total],
+            "morris_fp32": MORRIS_1X32_FP32 if n_layer == 1 else None,
+        })  # fmt: skip
+    return out
+
+
+def morris_prediction_by_trend(per_v: pd.DataFrame) -> list[dict[str, Any]]:
+    """The same prediction with each term's trend in V: a_V and b_V (``fit_per_vocab``) each
+    fitted linear in log2 V and read at V = 2048 (log2 V = 11), with 95% intervals from those
+    two fits combined as independent. An extrapolation well past the last measured V (256);
+    [] with fewer than 3 V's."""
+    if len(per_v) < 3:
+        return []
+    x = np.log2(per_v["vocab_size"].to_numpy(dtype=float))
+    X = np.column_stack([x, np.ones_like(x)])
+    at = np.array([math.log2(MORRIS_V), 1.0])
+    terms = []
+    for col in ("bits_per_body_param", "bits_per_embedding_param"):
+        f = fit_ols(X, per_v[col].to_numpy(), ("per_log2_v", "at_v_1"))
+        t = _t975(f.n_points - 2)
+        var = float(at @ f.cov @ at) if f.cov is not None else math.nan
+        terms.append((float(at @ f.params), var, t))
+    out = []
+    for n_layer in (1, 2, 4, 8):
+        m = ModelConfig(n_layer=n_layer, d_model=32, n_head=2, tie_embeddings=True)
+        split = gpt_param_split(m, MORRIS_V, MORRIS_T)
+        total = sum(split.values())
+        nonemb, emb = split["body"] + split["position"], split["embedding"]
+        (a, var_a, t_a), (b, var_b, t_b) = terms
+        cap = a * nonemb + b * emb
+        half = math.sqrt((t_a * nonemb) ** 2 * var_a + (t_b * emb) ** 2 * var_b)
+        out.append({
+            "model": f"{n_layer}x32", "n_params": total, "bits_per_body_param": a,
+            "bits_per_embedding_param": b, "bpp_predicted": cap / total,
             "ci95": [(cap - half) / total, (cap + half) / total],
             "morris_fp32": MORRIS_1X32_FP32 if n_layer == 1 else None,
         })  # fmt: skip
@@ -222,8 +241,10 @@ def vocab_summary(cap: pd.DataFrame) -> dict[str, Any]:
                                               f["bits_per_embedding_param_ci95_high"]],
             "interval": fit.interval, "n_points": fit.n_points, "r2": fit.r2,
         }  # fmt: skip
-        out["embedding_bits_by_vocab"] = embedding_bits_by_vocab(cap, fit).to_dict(orient="records")
         out["morris_prediction"] = morris_prediction(fit)
+    per_v = fit_per_vocab(cap)
+    out["per_vocab"] = per_v.to_dict(orient="records")
+    out["morris_prediction_by_trend"] = morris_prediction_by_trend(per_v)
     return out
 
 
@@ -269,21 +290,16 @@ def format_vocab(v: dict[str, Any]) -> str:
         lines.append(f"  {v['no_fit_reason']}")
         return "\n".join(lines)
     lines += [
-        f"  fit over {f['n_points']} converged fp32 (group, seed) points, no intercept "
+        f"  one fit across groups (each term the same at every V) over {f['n_points']} converged "
+        "fp32 (group, seed) points, no intercept "
         f"(R2 {f['r2']:.3f}; {f['interval']}):",
         f"    capacity = {f['bits_per_body_param']:.3f} {_ci(*f['bits_per_body_param_ci95'])} "
         f"x non-embedding params + {f['bits_per_embedding_param']:.3f} "
         f"{_ci(*f['bits_per_embedding_param_ci95'])} x embedding params",
-        "  bits per embedding parameter by V, given the fit's bits per body parameter:",
     ]
-    for r in v["embedding_bits_by_vocab"]:
-        lines.append(
-            f"    V={r['vocab_size']:<5}{r['bits_per_embedding_param']:>8.3f} "
-            f"{_ci(*r['ci95'])} ({r['n_points']} points)"
-        )
     lines.append(
-        "  prediction of Morris et al.'s d_model 32 models (V=2048, tied; extrapolated from "
-        "bodies of ~1.4K parameters and V <= 256):"
+        "  prediction of Morris et al.'s d_model 32 models (V=2048, tied) from that fit "
+        "(extrapolated from bodies of ~1.4K parameters and V <= 256):"
     )
     for p in v["morris_prediction"]:
         theirs = f"Morris fp32 {p['morris_fp32']:.2f}" if p["morris_fp32"] else (
@@ -294,4 +310,17 @@ def format_vocab(v: dict[str, Any]) -> str:
             f"embedding): {p['bpp_predicted']:.2f} {_ci(*p['ci95'], '.2f')} bits/param   "
             f"({theirs})"
         )
+    trend = v.get("morris_prediction_by_trend") or []
+    if trend:
+        lines.append(
+            f"  ... with each term's trend in log2 V read at V=2048 (a = "
+            f"{trend[0]['bits_per_body_param']:.2f}, b = {trend[0]['bits_per_embedding_param']:.2f}"
+            "; extrapolated from V <= 256):"
+        )
+        for p in trend:
+            theirs = f"Morris fp32 {p['morris_fp32']:.2f}" if p["morris_fp32"] else ""
+            lines.append(
+                f"    {p['model']:<6}{p['n_params']:>9,} params: {p['bpp_predicted']:.2f} "
+                f"{_ci(*p['ci95'], '.2f')} bits/param   {theirs}".rstrip()
+            )
     return "\n".join(lines)
