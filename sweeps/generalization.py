@@ -20,10 +20,12 @@ from memtune.tune.sweep import Grid, Sweep, asdict, run_sweep
 
 FLOOR = 0.05  # the hold's lr, as a fraction of the peak (the capacity protocol's 5%)
 # one budget for default and full, so that --extend grows one into the other (same protocol).
-# Measured per step (batch 128, one thread): 15-17 ms on a 2-core machine running 4 trainings,
-# ~9 ms on a quiet core (the capacity default); 16,000 steps keep the full preset under 40
-# minutes on 2 quiet cores (the issue allows 90; compute was short the day it was sized)
-STEPS = 16_000
+# Measured per step (batch 128, one thread): ~9 ms on a quiet core (the capacity default),
+# 15-17 ms with 4 trainings on the 2 cores, 45 ms with 5 (the day full first ran: a 16,000-step
+# full would have taken ~2 hours there). 8,000 steps keep full under 40 minutes on 2 quiet
+# cores (the issue allows 90). Shorter than capacity's 48,000: bits stored at this budget are
+# below capacity (docs/capacity.md: 12,000 steps gave 1.6-1.95 bits/param on cpu-xxs)
+STEPS = 8_000
 # "saturated": the trend of the train set's code length over the last quarter of the run fell by
 # < 2% of the capacity estimate (GenConfig.saturation_tol says why the scale is absolute)
 SAT_FRACTION = 1 / 4

@@ -110,6 +110,9 @@ def plot_mi(df: pd.DataFrame, fit_f1: SigmoidFit | None, fit_auc: SigmoidFit | N
         if col == "f1_loss":
             for level in LEVELS:
                 ax.axhline(level, color="0.6", ls=":", lw=0.8)
+        # chance: 1/2 for AUROC; 2/3 for the best F1 (calling every sequence a member)
+        ax.axhline(2 / 3 if col == "f1_loss" else 0.5, color="r", ls="--", lw=0.6,
+                   label="chance")  # fmt: skip
         ax.axvline(1.0, color="0.5", ls=":", lw=1)
         ax.set_xscale("log", base=2)
         finish(fig, ax, "capacity / information of the training set", label,
