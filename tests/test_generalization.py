@@ -288,8 +288,12 @@ def test_claims_are_decided_only_on_converged_trials():
     assert claim_memorization(ok)["verdict"] == HELD
     flat = _table([250.0, 500.0, 950.0, 1000.0, 1000.0, 1000.0], f1, ok["verdict"])
     assert claim_memorization(flat)["verdict"] == NOT_HELD  # no fall
-    budget = _table(mem, f1, ["memorized"] * 3 + ["saturated", "budget", "saturated"])
-    assert claim_memorization(budget)["verdict"] == UNDECIDED
+    # budget trials are left out: decided on the converged ones while they cover both sides
+    one_budget = _table(mem, f1, ["memorized"] * 3 + ["saturated", "budget", "saturated"])
+    c = claim_memorization(one_budget)
+    assert c["verdict"] == HELD and "budget trials left out: N=400" in c["why"]
+    two_budget = _table(mem, f1, ["memorized"] * 3 + ["budget", "budget", "saturated"])
+    assert claim_memorization(two_budget)["verdict"] == UNDECIDED  # 1 converged size above N*
     assert claim_sigmoid(ok, "f1_loss")[0]["verdict"] == HELD
     zigzag = _table(mem, [1.0, 0.7, 0.99, 0.68, 0.96, 0.7], ok["verdict"])
     assert claim_sigmoid(zigzag, "f1_loss")[0]["verdict"] == NOT_HELD

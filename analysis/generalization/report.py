@@ -11,9 +11,11 @@ From an experiment, every per-trial figure is recomputed from the stored per-seq
 lengths (``memtune.experiments.generalization.metrics``). Only trials that ended normally count;
 every trial carries its loop's verdict (memorized / saturated / budget, the capacity protocol's
 words): "converged" below means memorized or saturated, and a budget trial's figures are marked
-``*`` in tables and drawn hollow in figures; no claim rests on one.
+``*`` in tables and drawn hollow in figures; no claim rests on one. Every claim is decided on the
+converged trials alone, names the budget trials it left out, and is "not decided" when the
+converged trials do not cover what it needs (2 sizes on each side of N*; 3 sizes; 4 points).
 
-The claims (each per model; the verdict is held / did not hold / not decided):
+The claims (1 and 2 per model, 3 over all models; held / did not hold / not decided):
 
 1. **mem_U rises, plateaus near capacity, then falls**: the statistic is mem_U minus the same
    statistic on held-out sequences (``mem_u_excess_bits``; on unseen data mem_U measures only
@@ -141,49 +143,63 @@ def prepare(df: pd.DataFrame) -> pd.DataFrame:
     return df.sort_values(["n_params", "n_seqs", "seed"]).reset_index(drop=True)
 
 
-def _by_n(d: pd.DataFrame, col: str) -> pd.DataFrame:
-    """Per N: mean, range over seeds, and whether every trial there converged."""
-    g = d.groupby("n_seqs")
-    return pd.DataFrame({
+def _by_n(d: pd.DataFrame, col: str) -> tuple[pd.DataFrame, str]:
+    """Per N, over the converged trials only: mean, range over seeds, N / N*; and a note naming
+    the budget trials left out ("" when none)."""
+    budget = d[~d["converged"]]
+    note = ""
+    if len(budget):
+        note = "; budget trials left out: " + ", ".join(
+            f"N={int(r['n_seqs'])} seed {r['seed']}" for _, r in budget.iterrows()
+        )
+    g = d[d["converged"]].groupby("n_seqs")
+    by_n = pd.DataFrame({
         "mean": g[col].mean(), "range": g[col].max() - g[col].min(),
-        "converged": g["converged"].all(), "multiple": g["multiple"].mean(),
+        "multiple": g["multiple"].mean(),
     })  # fmt: skip
+    return by_n, note
 
 
 def claim_memorization(d: pd.DataFrame) -> dict[str, Any]:
-    """Claim 1 for one model's trials: rise to the crossing, plateau near capacity, fall."""
+    """Claim 1 for one model's trials: rise to the crossing, plateau near capacity, fall.
+
+    Decided on converged trials only (budget ones are named in ``why``); "not decided" unless
+    they cover at least 2 sizes on each side of N*.
+    """
     cap = float(d["capacity_bits"].iloc[0])
-    m = _by_n(d, "mem_u_excess_bits")
+    m, note = _by_n(d, "mem_u_excess_bits")
+    out: dict[str, Any] = {"capacity_bits": cap}
+    below = m[m["multiple"] <= 1.0 + 1e-9]
+    if len(below) < 2 or (m["multiple"] > 1.0 + 1e-9).sum() < 2:
+        why = "needs 2 sizes with converged trials on each side of N*" + note
+        return {**out, "verdict": UNDECIDED, "why": why, "peak_mem_u_excess_bits": None,
+                "peak_n_seqs": None, "peak_multiple": None, "peak_over_capacity": None,
+                "largest_n_mem_u_excess_bits": None}  # fmt: skip
     margin = np.maximum(m["range"].to_numpy(), MARGIN_SHARE * cap)
     peak_n = int(m["mean"].idxmax())
     peak = float(m["mean"].max())
-    below = m[m["multiple"] <= 1.0 + 1e-9]
-    out: dict[str, Any] = {
-        "capacity_bits": cap, "peak_mem_u_excess_bits": peak, "peak_n_seqs": peak_n,
+    out.update({
+        "peak_mem_u_excess_bits": peak, "peak_n_seqs": peak_n,
         "peak_multiple": float(m.loc[peak_n, "multiple"]), "peak_over_capacity": peak / cap,
         "largest_n_mem_u_excess_bits": float(m["mean"].iloc[-1]),
-    }  # fmt: skip
-    if not m["converged"].all():
-        budget = ", ".join(f"N={n}" for n in m.index[~m["converged"]])
-        return {**out, "verdict": UNDECIDED, "why": f"budget trials at {budget}"}
-    if len(below) < 2 or (m["multiple"] > 1.0 + 1e-9).sum() < 2:
-        return {**out, "verdict": UNDECIDED, "why": "needs 2 sizes on each side of N*"}
+    })  # fmt: skip
     steps = np.diff(below["mean"].to_numpy())
-    rise = bool((steps > -margin[: len(below)][1:]).all() and below["mean"].iloc[-1] > below[
-        "mean"].iloc[0] + margin[0])  # fmt: skip
+    first, last = below["mean"].iloc[0], below["mean"].iloc[-1]
+    rise = bool((steps > -margin[1 : len(below)]).all() and last > first + margin[0])
     plateau = 1 / PLATEAU_BAND <= peak / cap <= PLATEAU_BAND
     fall = bool(m["mean"].iloc[-1] < peak - max(margin[-1], margin[m.index.get_loc(peak_n)]))
     parts = {"rise": rise, "plateau": plateau, "fall": fall}
     out.update(parts)
     if all(parts.values()):
-        return {**out, "verdict": HELD, "why": "rises to N*, peaks near capacity, then falls"}
+        return {**out, "verdict": HELD, "why": "rises to N*, peaks near capacity, falls" + note}
     failed = ", ".join(k for k, v in parts.items() if not v)
-    return {**out, "verdict": NOT_HELD, "why": f"no {failed}"}
+    return {**out, "verdict": NOT_HELD, "why": f"no {failed}" + note}
 
 
 def claim_double_descent(d: pd.DataFrame) -> dict[str, Any]:
-    """Claim 2 for one model's trials: an interior peak of held-out excess near N*."""
-    m = _by_n(d, "heldout_excess_bits_per_token")
+    """Claim 2 for one model's trials: an interior peak of held-out excess near N*, decided on
+    converged trials only (at least 3 sizes)."""
+    m, note = _by_n(d, "heldout_excess_bits_per_token")
     mean, rng = m["mean"].to_numpy(), m["range"].to_numpy()
     peaks = [
         i for i in range(1, len(m) - 1)
@@ -196,19 +212,16 @@ def claim_double_descent(d: pd.DataFrame) -> dict[str, Any]:
             f"{x:.3g}": float(v) for x, v in zip(m["multiple"], mean, strict=True)
         },
     }
-    if not m["converged"].all():
-        budget = ", ".join(f"N={n}" for n in m.index[~m["converged"]])
-        return {**out, "verdict": UNDECIDED, "why": f"budget trials at {budget}"}
     if len(m) < 3:
-        return {**out, "verdict": UNDECIDED, "why": "needs 3 sizes"}
+        return {**out, "verdict": UNDECIDED, "why": "needs 3 sizes with converged trials" + note}
     near = [i for i in peaks if 1 / PEAK_BAND <= m["multiple"].iloc[i] <= PEAK_BAND]
     if near:
         x = m["multiple"].iloc[near[0]]
-        return {**out, "verdict": HELD, "why": f"a peak at {x:.2g} x N*"}
+        return {**out, "verdict": HELD, "why": f"a peak at {x:.2g} x N*" + note}
     if peaks:
         where = ", ".join(f"{m['multiple'].iloc[i]:.2g}" for i in peaks)
-        return {**out, "verdict": NOT_HELD, "why": f"peak(s) at {where} x N*, not near N*"}
-    return {**out, "verdict": NOT_HELD, "why": "no interior peak: held-out excess has no bump"}
+        return {**out, "verdict": NOT_HELD, "why": f"peak(s) at {where} x N*, not near N*" + note}
+    return {**out, "verdict": NOT_HELD, "why": "no interior peak" + note}
 
 
 def claim_sigmoid(df: pd.DataFrame, col: str) -> tuple[dict[str, Any], SigmoidFit | None]:
@@ -281,12 +294,15 @@ def format_report(summary: dict[str, Any], df: pd.DataFrame) -> str:
             f"  {m['model.name']} ({m['n_params']:,} params, capacity ~{c1['capacity_bits']:,.0f}"
             f" bits, N* = {m['crossing_n_seqs']:.0f}):"
         )
-        lines.append(
-            f"    1. mem_U rises, plateaus near capacity, falls: {c1['verdict']} ({c1['why']}); "
-            f"most mem_U - heldout {c1['peak_mem_u_excess_bits']:,.0f} bits "
+        peak = "" if c1["peak_mem_u_excess_bits"] is None else (
+            f"; most mem_U - heldout {c1['peak_mem_u_excess_bits']:,.0f} bits "
             f"({c1['peak_over_capacity']:.2f} x capacity) at N = {c1['peak_n_seqs']} "
-            f"({c1['peak_multiple']:.2g} x N*), at the largest N "
+            f"({c1['peak_multiple']:.2g} x N*), at the largest converged N "
             f"{c1['largest_n_mem_u_excess_bits']:,.0f}"
+        )  # fmt: skip
+        lines.append(
+            f"    1. mem_U rises, plateaus near capacity, falls: {c1['verdict']} ({c1['why']})"
+            + peak
         )
         lines.append(
             f"    2. held-out loss peaks near N* (double descent): {c2['verdict']} ({c2['why']})"
