@@ -8,7 +8,7 @@ the data's information N E[L_source] equals its capacity (2 bits/param, docs/cap
 
     python sweeps/generalization.py                    # default preset, < 15 min on 2 cores
     python sweeps/generalization.py --preset smoke     # tests, seconds of training
-    python sweeps/generalization.py --preset full      # 2 models x 6 N x 2 seeds, < 40 min
+    python sweeps/generalization.py --preset full      # 2 models x 7 N x 2 seeds, < 40 min
 """
 
 import sys
@@ -31,8 +31,9 @@ STEPS = 8_000
 SAT_FRACTION = 1 / 4
 SAT_TOL = 0.02
 # N from 1/4 to 16x each model's crossing N*: well below (everything memorized), the crossing,
-# well above (the data's information 16x the capacity)
-MULTIPLES = [0.25, 0.5, 1.0, 2.0, 4.0, 16.0]
+# well above (the data's information 16x the capacity). 8x: the first full run (without it)
+# found MI falling from F1 0.87-0.92 at 4x to 0.68 at 16x, a gap no point located
+MULTIPLES = [0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0]
 
 # the capacity experiment's CPU settings (sweeps/capacity.py): batch 128, lr 0.6/d_model
 CPU_OPTIM = OptimConfig(batch_size=128, lr_scale=0.6, warmup_steps=100)
@@ -67,7 +68,7 @@ PRESETS = {
     "default": Sweep(
         base=protocol(STEPS),
         space={"capacity_multiple": Grid(MULTIPLES[::-1])},  # largest N first: no lone last trial
-        about=f"cpu-xxs at 6 N ({STEPS:,} steps), < 15 min on 2 cores",
+        about=f"cpu-xxs at 7 N ({STEPS:,} steps), < 15 min on 2 cores",
     ),
     "full": Sweep(
         base=protocol(STEPS),
@@ -76,7 +77,7 @@ PRESETS = {
             "capacity_multiple": Grid(MULTIPLES[::-1]),
             "seed": Grid([0, 1]),
         },
-        about=f"cpu-xs, cpu-xxs x 6 N x 2 seeds ({STEPS:,} steps), < 40 min on 2 cores",
+        about=f"cpu-xs, cpu-xxs x 7 N x 2 seeds ({STEPS:,} steps), < 40 min on 2 cores",
     ),
 }
 
