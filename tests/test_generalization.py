@@ -294,7 +294,11 @@ def test_claims_are_decided_only_on_converged_trials():
     assert c["verdict"] == HELD and "budget trials left out: N=400" in c["why"]
     two_budget = _table(mem, f1, ["memorized"] * 3 + ["budget", "budget", "saturated"])
     assert claim_memorization(two_budget)["verdict"] == UNDECIDED  # 1 converged size above N*
-    assert claim_sigmoid(ok, "f1_loss")[0]["verdict"] == HELD
+    held = claim_sigmoid(ok, "f1_loss")[0]
+    assert held["verdict"] == HELD
+    # the data bracket the 0.95 crossing between the nearest points: F1 0.93 (N=100), 0.99 (50)
+    assert held["crossings"]["0.95"]["data_bracket"] == [pytest.approx(1000 / 6000),
+                                                         pytest.approx(1000 / 3000)]  # fmt: skip
     zigzag = _table(mem, [1.0, 0.7, 0.99, 0.68, 0.96, 0.7], ok["verdict"])
     assert claim_sigmoid(zigzag, "f1_loss")[0]["verdict"] == NOT_HELD
     short = _table(mem, [0.9, 0.9, 0.88, 0.85, 0.8, 0.8], ok["verdict"])

@@ -28,8 +28,10 @@ The claims (1 and 2 per model, 3 over all models; held / did not hold / not deci
    seed range) within a factor PEAK_BAND of N*.
 3. **MI follows a sigmoid in capacity / dataset size**: the loss attack's best F1 against
    r = capacity / (information of the training set), fitted by ``fit.fit_sigmoid`` on converged
-   trials: held when the points reach both below 0.75 and above 0.95, the slope's interval
-   excludes 0 and R2 >= MIN_R2.
+   trials: with points below 0.75 and above 0.95, it did not hold when R2 < MIN_R2, is not
+   decided when the slope's interval reaches 0 (the points do not pin it), held otherwise.
+   Each crossing of 0.75 and 0.95 is reported from the fit (with its interval) and as the
+   bracket the data alone give (the nearest points on either side).
 """
 
 from __future__ import annotations
@@ -236,20 +238,30 @@ def claim_sigmoid(df: pd.DataFrame, col: str) -> tuple[dict[str, Any], SigmoidFi
         return {**out, "verdict": UNDECIDED, "why": "fewer than 4 converged trials"}, None
     f = fit.result.as_dict()
     out["fit"] = f
+    y, ratio = conv[col], conv["capacity_ratio"]
     for level in LEVELS:
         r, lo, hi = fit.crossing_ci95(level)
-        out["crossings"][str(level)] = {"capacity_ratio": r, "ci95": [lo, hi]}
-    y = conv[col]
+        # where the data alone places the crossing: between the largest ratio still below the
+        # level and the smallest at or above it. A fit's interval inside a gap of the grid is
+        # the sigmoid's shape speaking, not the points
+        below, above = ratio[y < level], ratio[y >= level]
+        bracket = [float(below.max()) if len(below) else None,
+                   float(above.min()) if len(above) else None]  # fmt: skip
+        out["crossings"][str(level)] = {"capacity_ratio": r, "ci95": [lo, hi],
+                                        "data_bracket": bracket}  # fmt: skip
     spans = bool((y <= LEVELS[0]).any() and (y >= LEVELS[1]).any())
-    k_lo = f["k_ci95_low"]
+    k_lo, r2 = f["k_ci95_low"], fit.result.r2
     if not spans:
         return {**out, "verdict": UNDECIDED, "why": f"points do not reach both below "
                 f"{LEVELS[0]} and above {LEVELS[1]}"}, fit  # fmt: skip
     if math.isnan(k_lo):
         return {**out, "verdict": UNDECIDED, "why": "too few points for an interval"}, fit
-    if k_lo > 0 and fit.result.r2 >= MIN_R2:
-        return {**out, "verdict": HELD, "why": f"R2 {fit.result.r2:.3f}, k > 0"}, fit
-    return {**out, "verdict": NOT_HELD, "why": f"R2 {fit.result.r2:.3f}, k CI low {k_lo:.3g}"}, fit
+    if r2 < MIN_R2:
+        return {**out, "verdict": NOT_HELD, "why": f"R2 {r2:.3f} < {MIN_R2}"}, fit
+    if k_lo <= 0:
+        return {**out, "verdict": UNDECIDED, "why": f"R2 {r2:.3f}, but the points do not pin "
+                f"the slope (k's interval reaches {k_lo:.3g})"}, fit  # fmt: skip
+    return {**out, "verdict": HELD, "why": f"R2 {r2:.3f}, k > 0"}, fit
 
 
 def _fmt(v: Any, spec: str) -> str:
@@ -325,9 +337,11 @@ def format_report(summary: dict[str, Any], df: pd.DataFrame) -> str:
             )
             for level, x in c["crossings"].items():
                 lo, hi = x["ci95"]
+                b_lo, b_hi = x["data_bracket"]
                 lines.append(
                     f"      crosses {level} at capacity/|D| = {_fmt(x['capacity_ratio'], '.3g')}"
-                    f" [{_fmt(lo, '.3g')}, {_fmt(hi, '.3g')}]"
+                    f" [{_fmt(lo, '.3g')}, {_fmt(hi, '.3g')}] (fit); the data place it between "
+                    f"{_fmt(b_lo, '.3g')} and {_fmt(b_hi, '.3g')}"
                 )
     lines += [f"  warning: {w}" for w in summary["warnings"]]
     return "\n".join(line.rstrip() for line in lines)
