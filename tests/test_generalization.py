@@ -1,0 +1,305 @@
+"""The generalization experiment without Ray: exact source code lengths, the oracle and the
+memorizer as models, the MI metrics against scikit-learn, the verdict rule, real training."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.metrics import precision_recall_curve, roc_auc_score
+
+from analysis.generalization.fit import crossing, fit_sigmoid, predict_sigmoid
+from analysis.generalization.report import (
+    HELD,
+    NOT_HELD,
+    UNDECIDED,
+    claim_memorization,
+    claim_sigmoid,
+    prepare,
+)
+from memtune.core.config import ConfigError, ModelConfig, OptimConfig
+from memtune.core.corpus import MarkovLanguage
+from memtune.core.data import with_bos
+from memtune.core.metrics import sequence_code_lengths, sequence_floor_bits
+from memtune.experiments.generalization.config import GenConfig, SourceConfig
+from memtune.experiments.generalization.data import (
+    expected_sequence_bits,
+    make_source,
+    make_splits,
+    source_code_lengths,
+)
+from memtune.experiments.generalization.loop import GenState, judge, train
+from memtune.experiments.generalization.metrics import (
+    auroc,
+    best_f1,
+    f1_at_median,
+    generalization_summary,
+)
+
+# a two-state chain small enough to code by hand: pi = (1/3, 2/3) is its stationary distribution
+HAND = MarkovLanguage(
+    initial=np.array([1 / 3, 2 / 3]), transition=np.array([[0.5, 0.5], [0.25, 0.75]])
+)
+
+
+def test_source_code_lengths_match_a_hand_computation():
+    docs = np.array([[0, 1, 1, 0], [1, 1, 1, 1], [0, 0, 0, 0]])
+    by_hand = [
+        # -log2 pi(0) - log2 P(1|0) - log2 P(1|1) - log2 P(0|1)
+        math.log2(3) + 1 + math.log2(4 / 3) + 2,
+        math.log2(3 / 2) + 3 * math.log2(4 / 3),
+        math.log2(3) + 3 * 1,
+    ]
+    np.testing.assert_allclose(source_code_lengths(HAND, docs), by_hand, rtol=0, atol=1e-12)
+
+
+def test_expected_sequence_bits_is_the_mean_code_length_of_drawn_sequences():
+    lang = make_source(SourceConfig())
+    train_docs, held_docs = make_splits(lang, 4000, 64, seed=3)
+    bits = source_code_lengths(lang, np.concatenate([train_docs, held_docs]))
+    se = bits.std() / math.sqrt(bits.size)
+    assert abs(bits.mean() - expected_sequence_bits(lang, 64)) < 4 * se
+    # the default source has structure to generalize: h well below log2 V
+    assert 0.3 < (expected_sequence_bits(lang, 64) / 64) / math.log2(4) < 0.6
+
+
+def test_splits_are_seeded_nested_and_disjoint():
+    lang = make_source(SourceConfig())
+    a_train, a_held = make_splits(lang, 32, 16, seed=0)
+    b_train, b_held = make_splits(lang, 32, 16, seed=0)
+    big_train, big_held = make_splits(lang, 64, 16, seed=0)
+    other, _ = make_splits(lang, 32, 16, seed=1)
+    assert (a_train == b_train).all() and (a_held == b_held).all()
+    assert (big_train[:32] == a_train).all() and (big_held[:32] == a_held).all()
+    assert not (other == a_train).all()
+    assert a_train.shape == a_held.shape == (32, 16)
+
+
+class Oracle(torch.nn.Module):
+    """A "model" that is the source: logits = log of the transition row of the input token, and
+    of the stationary distribution after BOS (id V)."""
+
+    def __init__(self, lang: MarkovLanguage) -> None:
+        super().__init__()
+        rows = np.vstack([lang.transition, lang.initial])  # (V + 1, V): BOS last
+        self.register_buffer("logp", torch.tensor(np.log(rows), dtype=torch.float32))
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        return self.logp[idx]  # (B, T, V)
+
+
+class Memorizer(torch.nn.Module):
+    """A model that memorized a data set exactly: p(x_t | x_<t) = the share of the training
+    sequences with that prefix continuing with x_t (a prefix tree), so each of N distinct
+    sequences gets probability 1/N, its floor."""
+
+    def __init__(self, data: np.ndarray, vocab_size: int) -> None:
+        super().__init__()
+        self.data, self.V = data, vocab_size
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        B, T = idx.shape
+        out = torch.zeros(B, T, self.V)
+        for b in range(B):
+            prefix = idx[b, 1:].numpy()  # the BOS-shifted input: x_1 .. x_{T-1}
+            for t in range(T):
+                match = (self.data[:, :t] == prefix[:t]).all(axis=1)
+                counts = np.bincount(self.data[match, t], minlength=self.V)
+                with np.errstate(divide="ignore"):  # log 0 = -inf: never continues so
+                    logp = np.log(counts) if counts.sum() else np.zeros(self.V)
+                out[b, t] = torch.tensor(logp)
+        return out
+
+
+def test_a_model_that_is_the_source_has_no_memorization_and_chance_mi():
+    lang = make_source(SourceConfig())
+    N, T = 2000, 64
+    train_np, held_np = make_splits(lang, N, T, seed=0)
+    oracle = Oracle(lang)
+    code = {}
+    for name, docs in (("train", train_np), ("held", held_np)):
+        data = torch.from_numpy(docs)
+        code[name] = sequence_code_lengths(oracle, with_bos(data, 4), data).numpy()
+    ts, hs = source_code_lengths(lang, train_np), source_code_lengths(lang, held_np)
+    # the model's BOS-conditioned code length is the source's: same tokens, same first token
+    np.testing.assert_allclose(code["train"], ts, rtol=1e-5)
+    s = generalization_summary(ts, code["train"], hs, code["held"], T,
+                               sequence_floor_bits(torch.from_numpy(train_np)))  # fmt: skip
+    assert s["mem_u_bits"] < 1e-3 * N  # float32 logits: a few 1e-6 bits per sequence
+    assert abs(s["heldout_excess_bits_per_token"]) < 1e-5
+    assert abs(s["memorized_share"]) < 1e-5
+    se = math.sqrt((2 * N + 1) / (12 * N * N))  # the AUROC's sampling error under the null
+    assert abs(s["auroc_loss"] - 0.5) < 4 * se
+    assert abs(s["auroc_ref"] - 0.5) < 4 * se
+    assert abs(s["f1_median_loss"] - 0.5) < 0.05
+    # a useless attack's best F1 is at least 2/3 (call everything a member), not 1/2
+    assert 2 / 3 - 1e-9 <= s["f1_loss"] < 0.7
+
+
+def test_a_model_that_memorized_its_training_set_has_mem_u_source_minus_floor():
+    lang = make_source(SourceConfig())
+    N, T = 8, 12
+    train_np, held_np = make_splits(lang, N, T, seed=0)
+    data = torch.from_numpy(train_np)
+    floor = sequence_floor_bits(data)
+    model_bits = sequence_code_lengths(Memorizer(train_np, 4), with_bos(data, 4), data).numpy()
+    np.testing.assert_allclose(model_bits, np.full(N, math.log2(N)), atol=1e-5)  # distinct
+    ts, hs = source_code_lengths(lang, train_np), source_code_lengths(lang, held_np)
+    assert (ts > math.log2(N)).all()
+    s = generalization_summary(ts, model_bits, hs, hs + 5.0, T, floor)
+    expected = ts.sum() - floor.sum()  # the training set's source code length minus its floor
+    assert s["mem_u_bits"] == pytest.approx(expected, abs=1e-3)
+    assert s["mem_u_bits"] == pytest.approx(s["memorizable_bits"], abs=1e-3)
+    assert s["memorized_share"] == pytest.approx(1.0, abs=1e-5)
+    assert s["auroc_loss"] == 1.0 or s["auroc_ref"] == 1.0
+
+
+def test_auroc_and_best_f1_agree_with_scikit_learn_ties_included():
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        pos = rng.integers(0, 6, size=rng.integers(1, 40)).astype(float)
+        neg = rng.integers(0, 6, size=rng.integers(1, 40)).astype(float)
+        y = np.r_[np.ones(pos.size), np.zeros(neg.size)]
+        s = np.r_[pos, neg]
+        assert auroc(pos, neg) == pytest.approx(roc_auc_score(y, s), abs=1e-12)
+        p, r, _ = precision_recall_curve(y, s)
+        f1 = np.where(p + r > 0, 2 * p * r / np.maximum(p + r, 1e-300), 0)
+        assert best_f1(pos, neg) == pytest.approx(f1.max(), abs=1e-12)
+
+
+def test_mi_metrics_on_hand_built_scores():
+    assert auroc([3.0, 4.0], [1.0, 2.0]) == 1.0
+    assert auroc([1.0, 2.0], [3.0, 4.0]) == 0.0
+    assert auroc([1.0, 1.0], [1.0, 1.0]) == 0.5
+    assert best_f1([3.0, 4.0], [1.0, 2.0]) == 1.0
+    assert best_f1([1.0], [2.0]) == pytest.approx(2 / 3)  # call both members: P 1/2, R 1
+    assert f1_at_median([3.0, 4.0], [1.0, 2.0]) == 1.0
+    assert f1_at_median([1.0, 2.0], [3.0, 4.0]) == 0.0
+    assert f1_at_median([1.0, 1.0], [1.0, 1.0]) == 0.0  # ties go to non-members first
+
+
+def test_judge_calls_a_flat_code_length_at_an_annealed_lr_saturated_and_a_falling_one_not():
+    flat = [(s, 1000.0 + (5 if s % 200 else -5), s >= 2000) for s in range(100, 4001, 100)]
+    assert judge(flat, 1000, 0.02, 1000.0)["saturated"]
+    falling = [(s, 1000.0 - 0.05 * s, True) for s in range(100, 4001, 100)]
+    j = judge(falling, 1000, 0.02, 1000.0)
+    assert not j["saturated"] and j["recent_fall_bits"] == pytest.approx(50.0)
+    not_annealed = [(s, 1000.0, s >= 3500) for s in range(100, 4001, 100)]
+    assert not judge(not_annealed, 1000, 0.02, 1000.0)["saturated"]
+
+
+TINY = GenConfig(
+    model=ModelConfig.preset("cpu-xxs"),
+    data=SourceConfig(n_seqs=8, seq_len=16),
+    optim=OptimConfig(batch_size=0, lr_scale=0.6, warmup_steps=20),
+    max_steps=1500,
+    eval_every=50,
+)
+
+
+def test_train_memorizes_eight_sequences_and_reports_their_code_lengths():
+    records = []
+    m = train(TINY, report=lambda metrics, state=None, rows=None: records.append((metrics, rows)))
+    assert m["verdict"] == "memorized" and m["stop_reason"] == "memorized"
+    assert m["memorized_share"] >= 0.95 and m["auroc_loss"] == 1.0
+    assert m["mem_u_bits"] >= 0.95 * m["memorizable_bits"]
+    rows = records[-1][1]
+    assert all(r is None for _, r in records[:-1])  # per-sequence rows at the end only
+    assert len(rows) == 16 and set(rows["split"]) == {"train", "heldout"}
+    tr, he = rows[rows["split"] == "train"], rows[rows["split"] == "heldout"]
+    again = generalization_summary(tr["source_bits"], tr["model_bits"], he["source_bits"],
+                                   he["model_bits"], 16, tr["floor_bits"])  # fmt: skip
+    assert again["mem_u_bits"] == pytest.approx(m["mem_u_bits"], rel=1e-12)
+
+
+def test_train_on_many_sequences_generalizes_instead():
+    cfg = GenConfig(
+        data=SourceConfig(n_seqs=1024, seq_len=32),
+        optim=OptimConfig(batch_size=128, lr_scale=0.6, warmup_steps=20),
+        max_steps=600, eval_every=200,
+    )  # fmt: skip
+    m = train(cfg)
+    assert m["verdict"] == "budget"  # 600 steps: not judged flat
+    assert 0 < m["heldout_excess_bits_per_token"] < 0.1  # near the source on unseen data
+    assert abs(m["auroc_loss"] - 0.5) < 0.1
+    assert m["mem_u_bits"] < 0.2 * m["memorizable_bits"]
+
+
+def test_same_config_same_metrics_and_a_resumed_run_continues(tmp_path):
+    cfg = GenConfig(data=SourceConfig(n_seqs=16, seq_len=16), max_steps=200, eval_every=100,
+                    checkpoint_every=100)  # fmt: skip
+
+    def save_first(metrics, state=None, rows=None):
+        if state is not None and state.step == 100:
+            state.save(str(tmp_path))
+
+    a = train(cfg, report=save_first)
+    b = train(cfg)
+    resumed = train(cfg, resume=GenState.load(str(tmp_path)))
+    for k in ("mem_u_bits", "auroc_loss", "heldout_excess_bits_per_token", "step"):
+        assert a[k] == b[k] == resumed[k], k
+
+
+def test_bad_config_fails_naming_the_field_and_what_is_allowed():
+    with pytest.raises(ConfigError, match="data.vocab_size must be an integer >= 2"):
+        SourceConfig(vocab_size=1)
+    with pytest.raises(ConfigError, match="data.alpha must be a number > 0"):
+        SourceConfig(alpha=0)
+    with pytest.raises(ConfigError, match=r"target_memorized_share must be in \(0, 1\]"):
+        GenConfig(target_memorized_share=1.5)
+    with pytest.raises(ConfigError, match="unknown config field.*data.n_seq;"):
+        GenConfig.from_dict({"data": {"n_seq": 3}})
+    with pytest.raises(ConfigError, match="must fit in max_steps"):
+        GenConfig(optim=OptimConfig(schedule="wsd", decay_steps=900, hold_steps=200),
+                  max_steps=1000)  # fmt: skip
+    cfg = GenConfig(capacity_multiple=2.0)
+    assert GenConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_fit_sigmoid_recovers_known_parameters_and_its_crossings():
+    rng = np.random.default_rng(1)
+    r = np.repeat(2.0 ** np.linspace(-5, 3, 12), 2)
+    truth = (0.67, 1.5, -1.0)
+    y = predict_sigmoid(r, *truth) + rng.normal(0, 0.005, r.size)
+    fit = fit_sigmoid(r, y)
+    f = fit.result.as_dict()
+    for name, value in zip(("lo", "k", "x0"), truth, strict=True):
+        assert f[f"{name}_ci95_low"] <= value <= f[f"{name}_ci95_high"], name
+    x, lo, hi = fit.crossing_ci95(0.95)
+    assert lo <= crossing(0.95, *truth) <= hi
+    assert predict_sigmoid(np.array([x]), *fit.params())[0] == pytest.approx(0.95)
+
+
+def _table(mem, f1, verdicts, cap=1000.0, crossing_n=100.0):
+    n = [25, 50, 100, 200, 400, 1600]
+    return prepare(pd.DataFrame({
+        "model.name": "m", "seed": 0, "n_params": 500, "n_seqs": n, "crossing_n_seqs": crossing_n,
+        "capacity_bits": cap, "data_bits": [60.0 * x for x in n], "mem_u_bits": mem,
+        "mem_u_heldout_bits": 0.0, "heldout_excess_bits_per_token": 0.1, "auroc_loss": f1,
+        "f1_loss": f1, "verdict": verdicts,
+    }))  # fmt: skip
+
+
+def test_claims_are_decided_only_on_converged_trials():
+    mem = [250.0, 500.0, 950.0, 1000.0, 800.0, 300.0]
+    f1 = [1.0, 0.99, 0.93, 0.8, 0.7, 0.67]
+    ok = _table(mem, f1, ["memorized"] * 3 + ["saturated"] * 3)
+    assert claim_memorization(ok)["verdict"] == HELD
+    flat = _table([250.0, 500.0, 950.0, 1000.0, 1000.0, 1000.0], f1, ok["verdict"])
+    assert claim_memorization(flat)["verdict"] == NOT_HELD  # no fall
+    # budget trials are left out: decided on the converged ones while they cover both sides
+    one_budget = _table(mem, f1, ["memorized"] * 3 + ["saturated", "budget", "saturated"])
+    c = claim_memorization(one_budget)
+    assert c["verdict"] == HELD and "budget trials left out: N=400" in c["why"]
+    two_budget = _table(mem, f1, ["memorized"] * 3 + ["budget", "budget", "saturated"])
+    assert claim_memorization(two_budget)["verdict"] == UNDECIDED  # 1 converged size above N*
+    held = claim_sigmoid(ok, "f1_loss")[0]
+    assert held["verdict"] == HELD
+    # the data bracket the 0.95 crossing between the nearest points: F1 0.93 (N=100), 0.99 (50)
+    assert held["crossings"]["0.95"]["data_bracket"] == [pytest.approx(1000 / 6000),
+                                                         pytest.approx(1000 / 3000)]  # fmt: skip
+    zigzag = _table(mem, [1.0, 0.7, 0.99, 0.68, 0.96, 0.7], ok["verdict"])
+    assert claim_sigmoid(zigzag, "f1_loss")[0]["verdict"] == NOT_HELD
+    short = _table(mem, [0.9, 0.9, 0.88, 0.85, 0.8, 0.8], ok["verdict"])
+    assert claim_sigmoid(short, "f1_loss")[0]["verdict"] == UNDECIDED  # never above 0.95
