@@ -151,8 +151,9 @@ def fit_per_vocab(cap: pd.DataFrame) -> pd.DataFrame:
         rows.append({
             "vocab_size": int(v), "n_points": len(d), "df": len(d) - 2,
             "bits_per_body_param": float(f.params[0]), "body_ci95": list(map(float, f.ci95[0])),
+            "body_se": float(f.stderr[0]),
             "bits_per_embedding_param": float(f.params[1]),
-            "embedding_ci95": list(map(float, f.ci95[1])),
+            "embedding_ci95": list(map(float, f.ci95[1])), "embedding_se": float(f.stderr[1]),
         })  # fmt: skip
     return pd.DataFrame(rows)
 
@@ -187,16 +188,26 @@ def morris_prediction(fit: FitResult) -> list[dict[str, Any]]:
 def morris_prediction_by_trend(per_v: pd.DataFrame) -> list[dict[str, Any]]:
     """The same prediction with each term's trend in V: a_V and b_V (``fit_per_vocab``) each
     fitted linear in log2 V and read at V = 2048 (log2 V = 11), with 95% intervals from those
-    two fits combined as independent. An extrapolation well past the last measured V (256);
-    [] with fewer than 3 V's."""
+    two fits combined as independent. Weighted by 1 / stderr^2 of each V's estimate: at small V
+    the twins differ by a few dozen embedding parameters, so b_V there is noise (intervals of
+    +-10 to +-100 bits) and must not pull the trend. An extrapolation well past the last
+    measured V (256); [] with fewer than 3 V's with finite errors."""
+    per_v = (
+        per_v[np.isfinite(per_v.get("body_se", pd.Series(dtype=float)))] if len(per_v) else per_v
+    )
     if len(per_v) < 3:
         return []
     x = np.log2(per_v["vocab_size"].to_numpy(dtype=float))
     X = np.column_stack([x, np.ones_like(x)])
     at = np.array([math.log2(MORRIS_V), 1.0])
     terms = []
-    for col in ("bits_per_body_param", "bits_per_embedding_param"):
-        f = fit_ols(X, per_v[col].to_numpy(), ("per_log2_v", "at_v_1"))
+    for col, se in (
+        ("bits_per_body_param", "body_se"),
+        ("bits_per_embedding_param", "embedding_se"),
+    ):
+        w = 1.0 / per_v[se].to_numpy() ** 2
+        root = np.sqrt(w / w.sum())
+        f = fit_ols(X * root[:, None], per_v[col].to_numpy() * root, ("per_log2_v", "at_v_1"))
         t = _t975(f.n_points - 2)
         var = float(at @ f.cov @ at) if f.cov is not None else math.nan
         terms.append((float(at @ f.params), var, t))
@@ -313,7 +324,7 @@ def format_vocab(v: dict[str, Any]) -> str:
     trend = v.get("morris_prediction_by_trend") or []
     if trend:
         lines.append(
-            f"  ... with each term's trend in log2 V read at V=2048 (a = "
+            f"  ... with each term's trend in log2 V (weighted by each V's precision) read at V=2048 (a = "
             f"{trend[0]['bits_per_body_param']:.2f}, b = {trend[0]['bits_per_embedding_param']:.2f}"
             "; extrapolated from V <= 256):"
         )
