@@ -324,7 +324,8 @@ def format_vocab(v: dict[str, Any]) -> str:
     trend = v.get("morris_prediction_by_trend") or []
     if trend:
         lines.append(
-            f"  ... with each term's trend in log2 V (weighted by each V's precision) read at V=2048 (a = "
+            "  ... with each term's trend in log2 V (weighted by each V's precision) read at "
+            f"V=2048 (a = "
             f"{trend[0]['bits_per_body_param']:.2f}, b = {trend[0]['bits_per_embedding_param']:.2f}"
             "; extrapolated from V <= 256):"
         )
