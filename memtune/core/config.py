@@ -14,6 +14,8 @@ import typing
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from memtune.core.progress import annealed_steps
+
 
 class ConfigError(ValueError):
     """Bad user input; the message names the field and what is allowed."""
@@ -194,6 +196,28 @@ class OptimConfig:
 
     def peak_lr(self, d_model: int) -> float:
         return self.lr if self.lr is not None else self.lr_scale / d_model
+
+    def check_fits(self, max_steps: int, window_at_cap: int) -> None:
+        """Refuse a wsd/plateau schedule whose decay and hold do not end by ``max_steps``, or
+        whose annealed stretch is shorter than the saturation verdict's window at the cap (no
+        run that reaches the cap could then be judged saturated). The capacity and the
+        generalization configs validate their protocol with it."""
+        if self.schedule == "cosine":
+            return
+        check(
+            self.warmup_steps + self.decay_steps + self.hold_steps <= max_steps,
+            f"optim.warmup_steps + optim.decay_steps + optim.hold_steps "
+            f"({self.warmup_steps} + {self.decay_steps} + {self.hold_steps}) must fit in "
+            f"max_steps ({max_steps}): the decay and the hold come before the cap",
+        )
+        annealed = annealed_steps(self.hold_steps, self.decay_steps)
+        check(
+            annealed >= window_at_cap,
+            f"the annealed stretch (optim.hold_steps + the decay's annealed end = {annealed} "
+            f"steps) must be at least the judging window at max_steps (max(saturation_window, "
+            f"saturation_fraction x max_steps) = {window_at_cap}): else no run that reaches the "
+            "cap can be judged saturated",
+        )
 
 
 # "markov": the offline default, a generated language with known entropy (memtune/corpus.py says

@@ -70,3 +70,36 @@ def stalled(
     """Whether the value gained at most ``tol`` over a full ``window`` of steps."""
     gain, full = gain_over(history, window, how)
     return full and gain <= tol
+
+
+def judging_window(step: int, window: int, fraction: float) -> int:
+    """Steps over which a run at ``step`` must be flat, all at an annealed lr, to saturate: at
+    least ``window``, and at least ``fraction`` of the steps so far (a window that grows with
+    the run cannot be met at a level the run still leaves)."""
+    return max(window, math.ceil(fraction * step))
+
+
+def annealed_stretch(history: Sequence[tuple], window: int) -> bool:
+    """Whether a full ``window`` of evaluations lies behind the last one and every evaluation of
+    it, the first included, ran at an annealed lr (``history`` rows: (step, value, annealed,
+    ...)). A flat stretch at a higher lr is that lr's own plateau, which the decay still lifts."""
+    step = history[-1][0]
+    earlier = [h for h in history if h[0] <= step - window]
+    return bool(earlier and earlier[-1][2] and all(h[2] for h in history if h[0] >= step - window))
+
+
+def annealed_steps(hold_steps: int, decay_steps: int) -> int:
+    """Steps at an annealed lr before max_steps under wsd: the hold and the decay's annealed end."""
+    return hold_steps + int(decay_steps * annealed_share_of_cosine())
+
+
+def verdict(stop_reason: str, saturated: bool) -> str:
+    """What limited a trial: "memorized" (the data), "saturated" (flat at an annealed lr: the
+    model, or the optimizer when another setting or a longer run stores more; the analyses say
+    which), "budget" (a step cap or patience stopped a run not judged flat), "" while running.
+    Every experiment that judges saturation words its verdicts with this one function."""
+    if stop_reason == "memorized":
+        return "memorized"
+    if saturated:
+        return "saturated"
+    return "budget" if stop_reason else ""

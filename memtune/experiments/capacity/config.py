@@ -20,7 +20,7 @@ from memtune.core.config import (
     check_seed,
     positive_int,
 )
-from memtune.core.progress import annealed_share_of_cosine
+from memtune.core.progress import judging_window
 
 
 @dataclass(frozen=True)
@@ -95,31 +95,11 @@ class TrainConfig(ConfigBase):
         )
         check(self.knee_multiple >= 0, f"knee_multiple must be >= 0, got {self.knee_multiple}")
         check(self.knee_bpp > 0, f"knee_bpp must be > 0, got {self.knee_bpp}")
-        if self.optim.schedule != "cosine":
-            o = self.optim
-            check(
-                o.warmup_steps + o.decay_steps + o.hold_steps <= self.max_steps,
-                f"optim.warmup_steps + optim.decay_steps + optim.hold_steps "
-                f"({o.warmup_steps} + {o.decay_steps} + {o.hold_steps}) must fit in max_steps "
-                f"({self.max_steps}): the decay and the hold come before the cap",
-            )
-            check(
-                self.annealed_steps() >= self.judging_window(self.max_steps),
-                f"the annealed stretch (optim.hold_steps + the decay's annealed end = "
-                f"{self.annealed_steps()} steps) must be at least the judging window at "
-                f"max_steps (max(saturation_window, saturation_fraction x max_steps) = "
-                f"{self.judging_window(self.max_steps)}): else no run that reaches the cap can "
-                "be judged saturated",
-            )
+        self.optim.check_fits(self.max_steps, self.judging_window(self.max_steps))
 
     def judging_window(self, step: int) -> int:
         """Steps over which a run at ``step`` must be flat, all at an annealed lr, to saturate."""
-        return max(self.saturation_window, math.ceil(self.saturation_fraction * step))
-
-    def annealed_steps(self) -> int:
-        """Steps at an annealed lr before max_steps under wsd: the hold and the decay's annealed
-        end (``memtune.core.progress.ANNEALED_FRAC``)."""
-        return self.optim.hold_steps + int(self.optim.decay_steps * annealed_share_of_cosine())
+        return judging_window(step, self.saturation_window, self.saturation_fraction)
 
     def n_seqs_for(self, n_params: int) -> int:
         """Dataset size N of this trial: data.n_seqs, or knee_multiple x the model's knee."""

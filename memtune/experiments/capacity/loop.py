@@ -26,7 +26,7 @@ from memtune.core.loop import LoopMeter, LoopState
 from memtune.core.metrics import memorization_summary, sequence_code_lengths, sequence_floor_bits
 from memtune.core.models import build_model, count_params, param_split
 from memtune.core.optim import BatchOrder, Schedule, make_optimizer, optimizer_step
-from memtune.core.progress import gain_over, stalled
+from memtune.core.progress import annealed_stretch, gain_over, judging_window, stalled, verdict
 from memtune.experiments.capacity.config import TrainConfig
 from memtune.experiments.capacity.data import make_random_sequences
 
@@ -182,27 +182,10 @@ def judge(history: list[tuple], window: int, tol: float, fraction: float = 0.0) 
         since the first evaluation, if the run is shorter): the slope a budget-limited run
         reports.
     """
-    step = history[-1][0]
-    window = max(window, math.ceil(fraction * step))
+    window = judging_window(history[-1][0], window, fraction)
     bits = [(h[0], h[3] if len(h) > 3 else h[1]) for h in history]
-    gain, full = gain_over(bits, window, "trend")
-    earlier = [h for h in history if h[0] <= step - window]
-    in_window = [h for h in history if h[0] >= step - window]
-    annealed = full and earlier[-1][2] and all(h[2] for h in in_window)
-    return {"saturated": bool(annealed and gain <= tol), "recent_gain": gain}
-
-
-def verdict(stop_reason: str, saturated: bool) -> str:
-    """What limited a trial: "memorized" (the data: efficiency reached its target),
-    "saturated" (flat at an annealed lr: the model, or the optimizer when another setting or a
-    longer run stores more; the analysis says which), "budget" (max_steps or patience stopped a
-    run not judged flat at an annealed lr), "" while running.
-    """
-    if stop_reason == "memorized":
-        return "memorized"
-    if saturated:
-        return "saturated"
-    return "budget" if stop_reason else ""
+    gain, _ = gain_over(bits, window, "trend")
+    return {"saturated": annealed_stretch(history, window) and gain <= tol, "recent_gain": gain}
 
 
 def _stop_reason(

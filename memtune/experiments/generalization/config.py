@@ -10,7 +10,6 @@ the capacity protocol's verdicts. Sweeps build it from presets; each trial rebui
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 from memtune.core.config import (
@@ -22,7 +21,7 @@ from memtune.core.config import (
     int_at_least,
     positive_int,
 )
-from memtune.core.progress import annealed_share_of_cosine
+from memtune.core.progress import judging_window
 
 RECORDS_FILE = "generalization_sequences.parquet"  # per-sequence code lengths, one per trial
 
@@ -108,30 +107,11 @@ class GenConfig(ConfigBase):
             f"capacity_multiple must be >= 0 (0 = use data.n_seqs), got {self.capacity_multiple!r}",
         )
         check(self.checkpoint_every >= 0, "checkpoint_every must be >= 0 (0 = never)")
-        if self.optim.schedule != "cosine":
-            o = self.optim
-            check(
-                o.warmup_steps + o.decay_steps + o.hold_steps <= self.max_steps,
-                f"optim.warmup_steps + optim.decay_steps + optim.hold_steps "
-                f"({o.warmup_steps} + {o.decay_steps} + {o.hold_steps}) must fit in max_steps "
-                f"({self.max_steps}): the decay and the hold come before the cap",
-            )
-            check(
-                self.annealed_steps() >= self.judging_window(self.max_steps),
-                f"the annealed stretch (optim.hold_steps + the decay's annealed end = "
-                f"{self.annealed_steps()} steps) must be at least the judging window at "
-                f"max_steps (max(saturation_window, saturation_fraction x max_steps) = "
-                f"{self.judging_window(self.max_steps)}): else no run that reaches the cap can "
-                "be judged saturated",
-            )
+        self.optim.check_fits(self.max_steps, self.judging_window(self.max_steps))
 
     def judging_window(self, step: int) -> int:
         """Steps over which a run at ``step`` must be flat, all at an annealed lr, to saturate."""
-        return max(self.saturation_window, math.ceil(self.saturation_fraction * step))
-
-    def annealed_steps(self) -> int:
-        """Steps at an annealed lr before max_steps under wsd: the hold and the decay's end."""
-        return self.optim.hold_steps + int(self.optim.decay_steps * annealed_share_of_cosine())
+        return judging_window(step, self.saturation_window, self.saturation_fraction)
 
     def n_seqs_for(self, n_params: int, seq_bits: float) -> int:
         """N of this trial: data.n_seqs, or capacity_multiple x the crossing N*.

@@ -31,7 +31,7 @@ from memtune.core.loop import LoopMeter, LoopState
 from memtune.core.metrics import sequence_code_lengths, sequence_floor_bits
 from memtune.core.models import build_model, count_params
 from memtune.core.optim import BatchOrder, Schedule, make_optimizer, optimizer_step
-from memtune.core.progress import gain_over
+from memtune.core.progress import annealed_stretch, gain_over, verdict
 from memtune.experiments.generalization.config import GenConfig, crossing_n_seqs
 from memtune.experiments.generalization.data import (
     expected_sequence_bits,
@@ -208,25 +208,13 @@ def judge(
         the first evaluation when the run is shorter).
     """
     step = history[-1][0]
-    in_window = [h for h in history if h[0] >= step - window]
     earlier = [h for h in history if h[0] <= step - window]
     ref = earlier[-1][0] if earlier else history[0][0]
     pts = [h for h in history if h[0] >= ref]
     mean = sum(h[1] for h in pts) / len(pts)
-    fall, full = gain_over([(h[0], (mean - h[1]) / scale_bits) for h in history], window, "trend")
-    annealed = full and earlier[-1][2] and all(h[2] for h in in_window)
-    return {"saturated": bool(annealed and fall <= tol), "recent_fall_bits": fall * scale_bits}
-
-
-def verdict(stop_reason: str, saturated: bool) -> str:
-    """What limited a trial, in the capacity experiment's words: "memorized" (the data: the
-    training set reached target_memorized_share of its floor), "saturated" (its code length flat
-    at an annealed lr), "budget" (max_steps stopped a run not judged flat), "" while running."""
-    if stop_reason == "memorized":
-        return "memorized"
-    if saturated:
-        return "saturated"
-    return "budget" if stop_reason else ""
+    fall, _ = gain_over([(h[0], (mean - h[1]) / scale_bits) for h in history], window, "trend")
+    saturated = annealed_stretch(history, window) and fall <= tol
+    return {"saturated": saturated, "recent_fall_bits": fall * scale_bits}
 
 
 def _stop_reason(
