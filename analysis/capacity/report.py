@@ -374,10 +374,12 @@ def format_report(summary: dict[str, Any]) -> str:
             f"{summary['no_fit_reason']}.",
             f"  {summary['n_trials']} trials; each model's bits/param below ('>=' = lower bound)",
         ]
+    # a group's label ("cpu-xxs V=256 tied") is wider than a model's name: the column fits it
+    w = max([10, *(len(str(m["model.name"])) + 2 for m in summary["models"])])
     lines += [
         f"  trial verdicts: {verdicts}",
         "",
-        f"  {'model':<10}{'params':>8}{'converged':>11}{'capacity bits':>15}{'95% CI':>18}"
+        f"  {'model':<{w}}{'params':>8}{'converged':>11}{'capacity bits':>15}{'95% CI':>18}"
         f"{'bits/param':>12}{'95% CI':>16}  {'ground truth':<22}",
     ]
     for m in summary["models"]:
@@ -396,7 +398,7 @@ def format_report(summary: dict[str, Any]) -> str:
             f"{truth:.2f} at N={m['ground_truth_n_seqs']} ({m['vs_ground_truth']:+.1%})"
         )  # fmt: skip
         lines.append(
-            f"  {m['model.name']:<10}{m['n_params']:>8,}"
+            f"  {m['model.name']:<{w}}{m['n_params']:>8,}"
             f"{str(m['n_converged']) + '/' + str(m['n_seeds']):>11}"
             f"{m['bound'] + format(m['capacity_bits'], ',.0f'):>15}{ci:>18}"
             f"{m['bound'] + format(m['bpp'], '.3f'):>12}{bci:>16}  {gt:<22}"
