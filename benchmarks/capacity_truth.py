@@ -26,7 +26,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-CONVERGED_CHANGE = 0.01  # the issue's criterion: < 1% change over the last third
+CONVERGED_CHANGE = 0.01  # the ground truth's own rule: < 1% change over the last third
+# the run's figure is the trials' estimator: the level (mean) of memorized bits over the last
+# quarter of the steps, the window the capacity protocol judges (memtune.core.progress.level)
+LEVEL_FRACTION = 1 / 4
 
 
 def lr_at(step: int, steps: int, peak: float, warmup: int = 100, low_frac: float = 0.05) -> float:
@@ -102,11 +105,16 @@ def run(
 
 
 def judge(path: str) -> dict:
-    """The convergence check of one run: memorized bits over its last third.
+    """The convergence check of one run: memorized bits over its last third, and its figure.
 
-    Reports the bits/param at the end, the relative change between the first evaluation of the
-    last third and the end, and the range (max - min) / end over the last third.
+    Reports the level (``level_bits_per_param``: the mean of memorized bits over the last
+    quarter of the steps, the same estimator as a trial's ``bits_memorized_level``, so the two
+    compare), the bits/param at the end (one evaluation: it swings +-2% at the floor lr), the
+    relative change between the first evaluation of the last third and the end, and the range
+    (max - min) / end over the last third.
     """
+    from memtune.core.progress import level
+
     rec = json.loads(Path(path).read_text())
     log, steps = rec["log"], rec["steps"]
     last = [r for r in log if r["step"] >= 2 * steps / 3]
@@ -119,6 +127,9 @@ def judge(path: str) -> dict:
         "model": rec["model"], "seed": rec.get("seed", 0), "N": rec["N"],
         "steps_done": end["step"], "steps": steps,
         "n_params": end["n_params"], "bits": end["bits"], "bits_per_param": end["bits_per_param"],
+        "level_bits_per_param": level(
+            [(r["step"], r["bits"]) for r in log], int(LEVEL_FRACTION * end["step"])
+        ) / end["n_params"],
         "efficiency": end["eff"], "last_third_change": change, "last_third_spread": spread,
         "converged": bool(done and last and abs(change) < CONVERGED_CHANGE),
         "minutes": end["seconds"] / 60,
@@ -138,8 +149,9 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"{j['model']:<8} seed {j['seed']} N={j['N']:<4} "
                 f"{j['steps_done']:>7,}/{j['steps']:,} steps "
-                f"({j['minutes']:.0f} min)  bits {j['bits']:,.0f} = {j['bits_per_param']:.3f} "
-                f"bits/param (efficiency {j['efficiency']:.2f})  last third: change "
+                f"({j['minutes']:.0f} min)  level {j['level_bits_per_param']:.3f} bits/param "
+                f"(last evaluation {j['bits_per_param']:.3f}, efficiency {j['efficiency']:.2f})"
+                f"  last third: change "
                 f"{j['last_third_change']:+.2%}, range {j['last_third_spread']:.2%}  -> "
                 f"{'converged' if j['converged'] else 'NOT converged'}"
             )

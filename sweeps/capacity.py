@@ -8,6 +8,7 @@ capacity vs parameters gives bits per parameter (Morris et al.: about 3.6).
     python sweeps/capacity.py --preset smoke     # tests, < 1 min
     python sweeps/capacity.py --preset cpu       # 3 models x 2 N x 2 seeds, ~35 min on 2 cores
     python sweeps/capacity.py --preset protocol  # the protocol study (docs/capacity.md), ~12 min
+    python sweeps/capacity.py --preset seeds     # 3 data draws x 3 inits: the seed's spread
     python sweeps/capacity.py --preset vocab     # V x tying x 2 seeds: where 3.6 comes from
     python sweeps/capacity.py --preset precision # fp32 vs pure bf16 on cpu-xxs
     python sweeps/capacity.py --preset paper --address auto --gpus-per-trial 0.25
@@ -115,6 +116,8 @@ MORRIS_MODELS = tuple(
     for d in (32, 64, 128, 256)
 )
 STUDY = replace(protocol(STUDY_STEPS), model=ModelConfig.preset("cpu-xxs"))
+SEEDS_STEPS = DEFAULT_STEPS * 3 // 2  # cpu-xxs's budget in the default preset
+SEEDS = replace(protocol(SEEDS_STEPS), model=ModelConfig.preset("cpu-xxs"))
 
 PRESETS = {
     "smoke": Sweep(
@@ -139,6 +142,15 @@ PRESETS = {
         **budgets({"cpu-xs": DEFAULT_STEPS, "cpu-xxs": DEFAULT_STEPS * 3 // 2}),
         about=f"2 trials of the capacity protocol (cpu-xs {DEFAULT_STEPS:,} steps, cpu-xxs "
         f"{DEFAULT_STEPS * 3 // 2:,}: the CPUs finish together), < 10 min on 2 cores",
+    ),
+    # Where capacity's spread over seeds comes from (docs/capacity.md): cpu-xxs as the default
+    # runs it, with the data draw and the initialisation seeded apart, 3 x 3; the diagonal is
+    # the default's seeds 0-2. The analysis splits the variance into data, init and residual.
+    "seeds": Sweep(
+        base=SEEDS,
+        space={"data": {"seed": Grid([0, 1, 2])}, "init_seed": Grid([0, 1, 2])},
+        about=f"3 data draws x 3 inits on cpu-xxs ({SEEDS_STEPS:,} steps, the default's "
+        "budget; 9 trials, ~50 min on 2 cores)",
     ),
     "cpu": Sweep(
         base=replace(protocol(CPU_STEPS), checkpoint_every=4000),

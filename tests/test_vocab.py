@@ -219,3 +219,43 @@ def test_vocab_smoke_through_the_analysis(tmp_path):
         assert g["bound"] == ">="  # 300 steps: budget-stopped, lower bounds, said so
     assert summary["vocab"]["fit"] is None  # nothing converged: no fit through lower bounds
     assert "vocabulary, tying and precision" in proc.stdout
+
+
+def _axis_rows(bpp_by_group):
+    """Trials of cpu-xxs at V=256: {(tied, dtype): [bits/param per seed]}, saturated."""
+    rows = []
+    for (tie, dtype), values in bpp_by_group.items():
+        model = tied() if tie else ModelConfig.preset("cpu-xxs")
+        split = gpt_param_split(model, 256, 64)
+        n = sum(split.values())
+        for seed, b in enumerate(values):
+            rows.append({
+                "model.name": "cpu-xxs", "model.tie_embeddings": tie, "optim.dtype": dtype,
+                "data.n_seqs": 60 + 10 * tie, "seed": seed, "data.vocab_size": 256,
+                "n_params": n, **{f"n_params_{k}": c for k, c in split.items()},
+                "bits_memorized_best": b * n, "bits_achievable": 1e6, "seqs_memorized": 0,
+                "verdict": "saturated",
+            })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_tying_on_two_seeds_a_side_is_not_decided(tmp_path):
+    # the documented V=256 figures: tied 2.997, 2.985 against untied 2.829, 2.811
+    df = _axis_rows({(True, "fp32"): [2.997, 2.985], (False, "fp32"): [2.829, 2.811]})
+    (c,) = analyze(df, tmp_path)["vocab"]["comparisons"]
+    assert c["what"] == "tied - untied" and not c["paired"]  # shapes differ: inits differ
+    assert c["verdict"] == "not decided" and c["diff"] == pytest.approx(0.171)
+    # three seeds a side with the same gap decide it
+    df3 = _axis_rows({(True, "fp32"): [2.997, 2.985, 2.99], (False, "fp32"): [2.829, 2.811, 2.82]})
+    assert analyze(df3, tmp_path / "3")["vocab"]["comparisons"][0]["verdict"] == "held"
+
+
+def test_precision_pairs_its_seeds_and_a_budget_seed_is_a_bound(tmp_path):
+    df = _axis_rows({(False, "fp32"): [1.973, 2.168, 2.05], (False, "bf16"): [1.531, 1.70, 1.6]})
+    (c,) = analyze(df, tmp_path)["vocab"]["comparisons"]
+    assert c["what"] == "bf16 - fp32" and c["paired"] and c["verdict"] == "held"
+    # the documented run: seed 1's bf16 run ended on its budget (a lower bound): "bf16 stores
+    # less" cannot be held on a bound that may still rise past fp32
+    df.loc[(df["optim.dtype"] == "bf16") & (df["seed"] == 1), "verdict"] = "budget"
+    (c,) = analyze(df, tmp_path / "b")["vocab"]["comparisons"]
+    assert c["verdict"] == "not decided" and "lower-bound" in c["why"]

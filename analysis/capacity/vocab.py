@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis.common.compare import compare
 from analysis.common.fit import FitResult, fit_ols, mean_ci95
 from memtune.core.config import ModelConfig
 from memtune.core.param_counts import gpt_param_split
@@ -77,14 +78,16 @@ def _mean_ci(values: pd.Series, converged: bool) -> tuple[float, float, float]:
 
 def group_table(cap: pd.DataFrame) -> pd.DataFrame:
     """One row per group: its axes, parameter split, and capacity and bits per (non-embedding)
-    parameter over its converged seeds with 95% intervals; with no converged seed, the mean of
-    its lower bounds with ``bound`` ">=" and no interval."""
+    parameter over its seeds with 95% intervals when every seed converged; when any seed is a
+    lower bound, the mean over all seeds with the bounds at their bound, itself a bound
+    (``bound`` ">=", no interval): never a mean of the converged seeds alone, which can fall
+    below what the data bound."""
     rows = []
     for name, d in cap.groupby("model.name", sort=False):
         conv = d[d["plateau_reached"]]
-        used = conv if len(conv) else d
+        used = d
         c, b, bn = (
-            _mean_ci(values, bool(len(conv)))
+            _mean_ci(values, len(conv) == len(d))
             for values in (
                 used["capacity_bits"],
                 used["capacity_bits"] / used["n_params"],
@@ -98,7 +101,8 @@ def group_table(cap: pd.DataFrame) -> pd.DataFrame:
             "tied": bool(first["model.tie_embeddings"]), "dtype": first["optim.dtype"],
             "n_params": int(first["n_params"]),
             **{k: int(first[k]) for k in SPLIT},
-            "n_seeds": len(d), "n_converged": len(conv), "bound": "" if len(conv) else ">=",
+            "n_seeds": len(d), "n_converged": len(conv),
+            "bound": "" if len(conv) == len(d) else ">=",
             "capacity_bits": c[0], "capacity_ci95": [c[1], c[2]],
             "bpp": b[0], "bpp_ci95": [b[1], b[2]],
             "bpp_non_embedding": bn[0], "bpp_non_embedding_ci95": [bn[1], bn[2]],
@@ -109,6 +113,47 @@ def group_table(cap: pd.DataFrame) -> pd.DataFrame:
             ),
         })  # fmt: skip
     return pd.DataFrame(rows).sort_values(["dtype", "tied", "vocab_size"]).reset_index(drop=True)
+
+
+def axis_comparisons(cap: pd.DataFrame) -> list[dict[str, Any]]:
+    """Tied against untied, and each dtype against fp32, at the same model and V: bits/param by
+    the comparison rule (``analysis.common.compare``), a budget seed counted at its bound.
+
+    Seeds pair only when the two groups share their data draw and init: the same seed, N and
+    parameter count (fp32 against bf16: the bf16 model is the fp32 init rounded). Tied and
+    untied models differ in shape, so their inits differ and their seeds are unpaired."""
+    out = []
+    keys = ["model.base", "data.vocab_size", "model.tie_embeddings", "optim.dtype"]
+    for axis, ref in (("model.tie_embeddings", False), ("optim.dtype", "fp32")):
+        rest = [k for k in keys if k != axis]
+        for _, d in cap.groupby(rest, sort=False):
+            base = d[d[axis] == ref]
+            for value in (v for v in d[axis].unique() if v != ref):
+                other = d[d[axis] == value]
+                if base.empty or other.empty:
+                    continue
+                a, b = other.set_index("seed"), base.set_index("seed")
+                seeds = sorted(set(a.index) & set(b.index))
+                same = bool(seeds) and all(
+                    a.loc[s, "n_params"] == b.loc[s, "n_params"]
+                    and a.loc[s, "n_seqs_at_capacity"] == b.loc[s, "n_seqs_at_capacity"]
+                    for s in seeds
+                )  # fmt: skip
+                if same and len(seeds) == len(a) == len(b):
+                    a, b = a.loc[seeds], b.loc[seeds]
+                c = compare(
+                    a["bpp"], b["bpp"], paired=same and len(a) == len(b),
+                    a_bounds=~a["plateau_reached"].astype(bool),
+                    b_bounds=~b["plateau_reached"].astype(bool),
+                )  # fmt: skip
+                what = "tied - untied" if axis == "model.tie_embeddings" else f"{value} - fp32"
+                out.append({
+                    "what": what, "model.base": d["model.base"].iloc[0],
+                    "vocab_size": int(d["data.vocab_size"].iloc[0]),
+                    "group": str(other["model.name"].iloc[0]),
+                    "reference": str(base["model.name"].iloc[0]), **c.as_dict(), "text": c.text(),
+                })  # fmt: skip
+    return out
 
 
 def fit_body_embedding(cap: pd.DataFrame) -> tuple[FitResult | None, str]:
@@ -256,6 +301,7 @@ def vocab_summary(cap: pd.DataFrame) -> dict[str, Any]:
     per_v = fit_per_vocab(cap)
     out["per_vocab"] = per_v.to_dict(orient="records")
     out["morris_prediction_by_trend"] = morris_prediction_by_trend(per_v)
+    out["comparisons"] = axis_comparisons(cap)
     return out
 
 
@@ -267,8 +313,8 @@ def _ci(lo: float, hi: float, fmt: str = ".3f") -> str:
 
 def format_vocab(v: dict[str, Any]) -> str:
     lines = [
-        "vocabulary, tying and precision (mean over converged seeds, 95% CI; '>=' = no seed "
-        "converged, a lower bound):",
+        "vocabulary, tying and precision (mean over seeds, 95% CI; '>=' = a seed is a lower "
+        "bound, counted at its bound):",
         f"  {'group':<24}{'V':>5}{'tied':>6}{'dtype':>6}{'params':>8}{'emb':>7}{'conv':>6}"
         f"{'bits/param':>12}{'95% CI':>17}{'bits/non-emb':>14}{'95% CI':>17}  verdicts",
     ]
@@ -285,6 +331,9 @@ def format_vocab(v: dict[str, Any]) -> str:
     for g in v["groups"]:
         if g["bound"] or g["n_converged"] < g["n_seeds"]:
             lines.append(f"  {g['group']}: {g['statuses']}")
+    if v.get("comparisons"):
+        lines.append("  comparisons, bits/param (held / did not hold / not decided by the seeds):")
+        lines += [f"    {c['group']} - {c['reference']}: {c['text']}" for c in v["comparisons"]]
     if v.get("per_vocab"):
         lines.append(
             "  each V from its tied and untied twins (same body; OLS over its converged runs):"

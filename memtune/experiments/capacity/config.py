@@ -30,6 +30,9 @@ class DataConfig:
     n_seqs: int = 64  # dataset size N
     seq_len: int = 64  # tokens per sequence T (the seed's 64)
     vocab_size: int = 2  # V; binary as in Morris et al.
+    # the data draw; None: the trial's ``seed``. Apart from the initialisation's seed so that a
+    # design can say how much of capacity's spread over seeds is the data and how much the init
+    seed: int | None = None
 
     def __post_init__(self) -> None:
         positive_int("data.n_seqs", self.n_seqs)
@@ -38,6 +41,8 @@ class DataConfig:
             isinstance(self.vocab_size, int) and self.vocab_size >= 2,
             f"data.vocab_size must be an integer >= 2, got {self.vocab_size!r}",
         )
+        if self.seed is not None:
+            check_seed(self.seed, "data.seed")
 
 
 @dataclass(frozen=True)
@@ -47,7 +52,10 @@ class TrainConfig(ConfigBase):
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
-    seed: int = 0  # draws the data and the initialisation
+    seed: int = 0  # draws the data and the initialisation (unless data.seed / init_seed say)
+    # the initialisation and the batch order; None: ``seed``. With data.seed it splits a seed
+    # into its two draws (the capacity protocol's 3 x 3 design, docs/capacity.md)
+    init_seed: int | None = None
     max_steps: int = 20_000
     eval_every: int = 250  # steps between exact evaluations (one forward pass over the data)
     patience: int = (
@@ -74,6 +82,8 @@ class TrainConfig(ConfigBase):
 
     def __post_init__(self) -> None:
         check_seed(self.seed)
+        if self.init_seed is not None:
+            check_seed(self.init_seed, "init_seed")
         positive_int("max_steps", self.max_steps)
         positive_int("eval_every", self.eval_every)
         positive_int("patience", self.patience)
@@ -96,6 +106,16 @@ class TrainConfig(ConfigBase):
         check(self.knee_multiple >= 0, f"knee_multiple must be >= 0, got {self.knee_multiple}")
         check(self.knee_bpp > 0, f"knee_bpp must be > 0, got {self.knee_bpp}")
         self.optim.check_fits(self.max_steps, self.judging_window(self.max_steps))
+
+    @property
+    def data_seed(self) -> int:
+        """The seed of the data draw: ``data.seed``, else ``seed``."""
+        return self.seed if self.data.seed is None else self.data.seed
+
+    @property
+    def model_seed(self) -> int:
+        """The seed of the initialisation and the batch order: ``init_seed``, else ``seed``."""
+        return self.seed if self.init_seed is None else self.init_seed
 
     def judging_window(self, step: int) -> int:
         """Steps over which a run at ``step`` must be flat, all at an annealed lr, to saturate."""

@@ -26,7 +26,14 @@ from memtune.core.loop import LoopMeter, LoopState
 from memtune.core.metrics import memorization_summary, sequence_code_lengths, sequence_floor_bits
 from memtune.core.models import build_model, count_params, param_split
 from memtune.core.optim import BatchOrder, Schedule, make_optimizer, optimizer_step
-from memtune.core.progress import annealed_stretch, gain_over, judging_window, stalled, verdict
+from memtune.core.progress import (
+    annealed_stretch,
+    gain_over,
+    judging_window,
+    level,
+    stalled,
+    verdict,
+)
 from memtune.experiments.capacity.config import TrainConfig
 from memtune.experiments.capacity.data import make_random_sequences
 
@@ -80,14 +87,14 @@ def train(
         # restart a trial that had already finished; its final checkpoint says so.
         report(resume.final_metrics, None)
         return resume.final_metrics
-    torch.manual_seed(cfg.seed)
+    torch.manual_seed(cfg.model_seed)
     model = build_model(cfg.model, vocab_size=cfg.data.vocab_size, block_size=cfg.data.seq_len)
     n_params = count_params(model)
     split = {f"n_params_{kind}": n for kind, n in param_split(model).items()}
     if cfg.optim.dtype == "bf16":  # pure bf16: the parameters themselves hold 16 bits
         model.to(torch.bfloat16)
     data_cfg = dataclasses.replace(cfg.data, n_seqs=cfg.n_seqs_for(n_params))
-    data = make_random_sequences(data_cfg, cfg.seed)  # (N, T); numpy, so init is unchanged
+    data = make_random_sequences(data_cfg, cfg.data_seed)  # (N, T); numpy: init unchanged
     floor_bits = sequence_floor_bits(data)
     model.to(device)
     data = data.to(device)
@@ -100,7 +107,7 @@ def train(
     if resume is not None:
         resume.restore(model, opt)
     N, T = data.shape
-    batches = BatchOrder(N, cfg.optim.batch_size, cfg.seed)
+    batches = BatchOrder(N, cfg.optim.batch_size, cfg.model_seed)
     meter = LoopMeter(state, device)
     metrics: dict[str, Any] = {}
     model.train()
@@ -136,6 +143,9 @@ def train(
             "lr": lr,
             "train_loss": meter.take_train_loss_bits(),  # bits/token
             **summary,
+            # the run's capacity estimate: the mean of the bits over the judged window
+            # (``memtune.core.progress.level``); the best is a diagnostic, biased up by the swing
+            "bits_memorized_level": judged["level"],
             "bits_memorized_best": state.best_bits,
             "efficiency_best": state.best_bits / summary["bits_achievable"]
             if summary["bits_achievable"] > 0
@@ -143,6 +153,8 @@ def train(
             "n_params": n_params,
             **split,
             "n_seqs": N,
+            "seed_data": cfg.data_seed,
+            "seed_init": cfg.model_seed,
             "bits_per_param": summary["bits_memorized"] / n_params,
             "train_seconds": state.train_seconds,
             "eval_seconds": state.eval_seconds,
@@ -180,12 +192,17 @@ def judge(history: list[tuple], window: int, tol: float, fraction: float = 0.0) 
         window, the first included, at an annealed lr (a flat stretch at a higher lr is that
         lr's own plateau, which the decay still lifts); ``recent_gain``: that trend's rise (or
         since the first evaluation, if the run is shorter): the slope a budget-limited run
-        reports.
+        reports; ``level``: the mean of the bits over the same window, the run's capacity
+        estimate (``memtune.core.progress.level``).
     """
     window = judging_window(history[-1][0], window, fraction)
     bits = [(h[0], h[3] if len(h) > 3 else h[1]) for h in history]
     gain, _ = gain_over(bits, window, "trend")
-    return {"saturated": annealed_stretch(history, window) and gain <= tol, "recent_gain": gain}
+    return {
+        "saturated": annealed_stretch(history, window) and gain <= tol,
+        "recent_gain": gain,
+        "level": level(bits, window),
+    }
 
 
 def _stop_reason(
