@@ -27,9 +27,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 CONVERGED_CHANGE = 0.01  # the ground truth's own rule: < 1% change over the last third
-# the run's figure is the trials' estimator: the level (mean) of memorized bits over the last
-# quarter of the steps, the window the capacity protocol judges (memtune.core.progress.level)
-LEVEL_FRACTION = 1 / 4
+# the run's figure is the trials' estimator (memtune.core.progress.level): the mean of memorized
+# bits over the window its own rule judges, here the last third (a trial's is its last quarter)
+LEVEL_FRACTION = 1 / 3
 
 
 def lr_at(step: int, steps: int, peak: float, warmup: int = 100, low_frac: float = 0.05) -> float:
@@ -108,8 +108,8 @@ def judge(path: str) -> dict:
     """The convergence check of one run: memorized bits over its last third, and its figure.
 
     Reports the level (``level_bits_per_param``: the mean of memorized bits over the last
-    quarter of the steps, the same estimator as a trial's ``bits_memorized_level``, so the two
-    compare), the bits/param at the end (one evaluation: it swings +-2% at the floor lr), the
+    third, the window this run's rule judges; the same estimator as a trial's
+    ``bits_memorized_level`` over its own judged window, so the two compare), the bits/param at the end (one evaluation: it swings +-2% at the floor lr), the
     relative change between the first evaluation of the last third and the end, and the range
     (max - min) / end over the last third.
     """

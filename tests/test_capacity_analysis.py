@@ -128,12 +128,12 @@ def test_per_model_figures_and_the_ground_truth(tmp_path):
     summary = analyze(df, tmp_path)
     models = {m["model.name"]: m for m in summary["models"]}
     # compared with the long run at the N nearest its own (99, not 256: bits fall with N)
-    assert models["cpu-xxs"]["vs_ground_truth"] == pytest.approx(1.91 / 2.06 - 1)
+    assert models["cpu-xxs"]["vs_ground_truth"] == pytest.approx(1.91 / 2.036 - 1)
     assert models["cpu-xxs"]["ground_truth_n_seqs"] == 99
     assert models["cpu-s"]["bpp_ci95_low"] is None or math.isnan(models["cpu-s"]["bpp_ci95_low"])
     saved = strict_json(tmp_path / "summary.json")  # one-seed intervals are null, not NaN
     assert {m["model.name"]: m["bpp_ci95_low"] for m in saved["models"]}["cpu-s"] is None
-    assert "2.06 at N=99 (-7.3%)" in format_report(summary)
+    assert "2.036 at N=99 (-6.2%)" in format_report(summary)
 
 
 def test_a_seed_flat_below_another_is_a_sample_of_the_capacity_not_a_lesser_run(tmp_path):

@@ -76,7 +76,7 @@ def test_the_ground_truth_is_read_with_the_trials_estimator(tmp_path):
                                                  "log": log}))  # fmt: skip
     j = judge(str(tmp_path / "r.json"))
     hist = [(r["step"], r["bits"]) for r in log]
-    assert j["level_bits_per_param"] == pytest.approx(level(hist, 36_000) / 1000)
+    assert j["level_bits_per_param"] == pytest.approx(level(hist, 48_000) / 1000)
     assert j["level_bits_per_param"] == pytest.approx(
-        np.mean([r["bits"] for r in log if r["step"] >= 108_000]) / 1000
+        np.mean([r["bits"] for r in log if r["step"] >= 96_000]) / 1000
     )
