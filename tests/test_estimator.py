@@ -80,3 +80,25 @@ def test_the_ground_truth_is_read_with_the_trials_estimator(tmp_path):
     assert j["level_bits_per_param"] == pytest.approx(
         np.mean([r["bits"] for r in log if r["step"] >= 96_000]) / 1000
     )
+
+
+def test_a_store_that_predates_the_level_gets_it_from_its_evaluations():
+    import pandas as pd
+
+    from analysis.capacity.report import levels_from_history
+
+    steps = list(range(500, 72_001, 500))
+    bits = [2000.0 + (s % 1000 == 0) * 40.0 for s in steps]  # swings 2000 / 2040
+    history = pd.DataFrame({"trial_id": "t1", "step": steps, "bits_memorized": bits})
+    table = pd.DataFrame({
+        "trial_id": ["t1"], "step": [72_000], "saturation_window": [18_000],
+        "saturation_fraction": [0.25], "bits_memorized_best": [2040.0],
+    })  # fmt: skip
+    filled = levels_from_history(table, history)
+    # the window is the last quarter, 18,000 steps: evaluations 54,000..72,000, 37 of them
+    pts = [b for s, b in zip(steps, bits, strict=True) if s >= 54_000]
+    assert filled["bits_memorized_level"].iloc[0] == pytest.approx(np.mean(pts))
+    assert filled["bits_memorized_level"].iloc[0] < 2040.0
+    # a level the store has is kept
+    table["bits_memorized_level"] = 1234.0
+    assert levels_from_history(table, history)["bits_memorized_level"].iloc[0] == 1234.0

@@ -703,12 +703,24 @@ def load_histories(path: str) -> pd.DataFrame | None:
     return read_store(path).history()
 
 
+def _history(path: str) -> pd.DataFrame | None:
+    """``load_histories``, or None when no trial has reported yet (the table says the rest)."""
+    try:
+        return load_histories(path)
+    except UsageError:
+        return None
+
+
 def run(path: str, out: Path) -> tuple[str, list[str]]:
-    history = load_histories(path)
-    summary = analyze(levels_from_history(load_table(path), history), out)
+    table = load_table(path)
+    # stores written before the loop reported its level get it from their evaluations
+    needs_level = LEVEL not in table or table[LEVEL].isna().any()
+    history = _history(path) if needs_level else None
+    summary = analyze(levels_from_history(table, history), out)
     if "protocol" in summary:
         from analysis.capacity.plots import plot_protocol
 
+        history = history if history is not None else _history(path)
         if history is not None and "optim.name" in history:
             plot_protocol(history).savefig(out / "protocol.png", dpi=120)
             summary["outputs"].append(str(out / "protocol.png"))
