@@ -110,8 +110,9 @@ def judge(path: str) -> dict:
     Reports the level (``level_bits_per_param``: the mean of memorized bits over the last
     third, the window this run's rule judges; the same estimator as a trial's
     ``bits_memorized_level`` over its own judged window, so the two compare), the bits/param
-    at the end (one evaluation: it swings +-2% at the floor lr), the relative change between the first evaluation of the last third and the end, and the range
-    (max - min) / end over the last third.
+    at the end (one evaluation: it swings +-2% at the floor lr), the relative change between
+    the first evaluation of the last third and the end, and the range (max - min) / end over
+    the last third.
     """
     from memtune.core.progress import level
 
