@@ -324,3 +324,9 @@ def test_protocol_settings_are_compared_on_paired_seeds(tmp_path):
     # one seed a setting decides nothing
     one = analyze(df[df["seed"] == 0], tmp_path / "one")
     assert {c["verdict"] for c in one["protocol_comparisons"]} == {"not decided"}
+
+
+def test_the_default_one_seed_cpu_xxs_carries_the_measured_3x3_spread(tmp_path):
+    df = table([("cpu-xxs", 1440, 0, 99, 2.0 * 1440, "saturated")])
+    text = format_report(analyze(df, tmp_path))
+    assert "cpu-xxs: 2.000 bits/param over 1 seed (seed spread +-4%, 9 seeds measured)" in text
