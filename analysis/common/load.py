@@ -12,7 +12,7 @@ its status, counts it in its summary and says the experiment is incomplete. A pl
 without a ``status`` column is taken as finished.
 
 Several experiments as one: ``read_store`` reads an experiment together with the experiments it
-links to (``--extend`` writes ``parents`` into its ``memtune.json``; ``memtune.tune.lineage``),
+links to (``--extend`` writes ``parents`` into its ``memtune.json``; ``memtune.core.store``),
 and a folder whose ``memtune.json`` lists ``sources`` (``python -m analysis.<name> PATH PATH``
 writes one) as the join of those experiments and tables. Their tables are concatenated (a trial
 read twice counts once), and they are refused, naming the fields, when they differ in a config
@@ -35,7 +35,7 @@ import pandas as pd
 
 from analysis.common.store import Store
 from memtune.core.cli import UsageError
-from memtune.tune.lineage import (
+from memtune.core.store import (
     ENDED_NORMALLY,
     NOT_IDENTITY,
     flatten,
@@ -198,7 +198,7 @@ def _read_one(p: Store) -> StoredExperiment:
     """One Tune experiment, checked."""
     from ray.tune import ExperimentAnalysis
 
-    from memtune.tune.legacy import alias_moved_modules
+    from memtune.core.store import alias_moved_modules
 
     alias_moved_modules()  # the trials of stores written before the package layout name them
     # Tune logs unreadable trials as multi-line warnings; _check_trial_files names them instead

@@ -1,4 +1,5 @@
-"""What memtune records beside Tune's files in an experiment folder, and how experiments link.
+"""The experiment store's own metadata, below the Ray boundary: what memtune records beside
+Tune's files in an experiment folder, how experiments link, and the module paths old stores name.
 
 ``memtune.json`` in the experiment folder (local or at a URI) says what was run:
 
@@ -16,13 +17,24 @@ working), then at the URI it had when the link was made. The analysis of several
 Which fields may differ between linked experiments: a field any of them sweeps (a grid axis, or
 differing between its trials), and the seed (a replicate). Any other field that differs means a
 different protocol, and ``protocol_differences`` names it. ``NOT_IDENTITY`` fields never count:
-they say how often a trial checkpoints, not what it measures. No Ray is imported here.
+they say how often a trial checkpoints, not what it measures.
+
+``alias_moved_modules``: Tune pickles parts of a sweep into its store (``tuner.pkl`` holds the
+trial namer of ``memtune.sweep``; a threshold search's snapshot holds
+``memtune.searchers.ThresholdSearcher`` and ``memtune.threshold_search.GroupSearch``).
+``Tuner.restore`` unpickles them by module path, so reading such a store and ``--resume`` of it
+need the old paths to name the new modules.
+
+No Ray is imported here: the sweep (``memtune.tune``) writes this metadata and the analyses
+(``analysis.common``) read it.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
+import sys
 from typing import Any
 
 META = "memtune.json"
@@ -160,3 +172,16 @@ def protocol_differences(parts: dict[str, list[dict[str, Any]]], axes: set[str])
         if len({next(iter(s)) for s in by.values()}) > 1:
             out.append(f"{k} ({'; '.join(f'{next(iter(s))} in {lb}' for lb, s in by.items())})")
     return out
+
+
+MOVED = {
+    "memtune.sweep": "memtune.tune.sweep",
+    "memtune.searchers": "memtune.tune.searchers",
+    "memtune.threshold_search": "memtune.core.bisection",
+}
+
+
+def alias_moved_modules() -> None:
+    """Make each old module path import as its new module (only where nothing else took it)."""
+    for old, new in MOVED.items():
+        sys.modules.setdefault(old, importlib.import_module(new))
