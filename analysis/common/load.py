@@ -178,13 +178,13 @@ def _join(
     configs = {
         label: df[[c for c in df if c in columns]].to_dict(orient="records") for label, df in named
     }
-    axes = {a for part in parts for a in read_meta(part.location.uri).get("axes", [])}
+    axes = {part.location.name: set(read_meta(part.location.uri).get("axes", [])) for part in parts}
     differ = protocol_differences(configs, axes)
     if differ:
         raise UsageError(
             f"{location}: its experiments differ in {', '.join(differ)}: different protocols "
-            "are never joined; analyse them apart (a field meant to vary must be a grid axis "
-            "of one of them: --set FIELD=[...])"
+            "are never joined; analyse them apart (a field meant to vary takes two or more "
+            "values in one of them: --set FIELD=[...])"
         )
     table = pd.concat([df for _, df in named], ignore_index=True)
     if "trial_id" in table:  # a trial given twice (a store and its own table) counts once
@@ -319,6 +319,37 @@ def check_one_experiment(
                 f"{', '.join(vary)}): they are different experiments; analyse them apart "
                 "(filter the table) or give them different names"
             )
+
+
+def check_across(
+    df: pd.DataFrame, config: Any, allowed: tuple[str, ...] | list[str], what: str
+) -> None:
+    """Refuse a table whose trials differ in a config field outside ``allowed`` (dotted paths,
+    a path covering the fields below it), naming each field and its values: one protocol
+    across the whole table, not only within each group.
+
+    Args:
+        df: the rows to analyse.
+        config: the experiment's config dataclass (its fields are the config columns).
+        allowed: fields (or groups of fields) that may differ between trials.
+        what: the analysis, for the message.
+    """
+    ok = tuple(allowed) + NOT_IDENTITY + ("seed",)
+    fixed = [
+        c
+        for c in config_columns(df, config)
+        if not any(c == a or c.startswith(a + ".") for a in ok)
+    ]
+    differ = []
+    for c in fixed:
+        values = df[c].astype(str).unique()
+        if len(values) > 1:
+            differ.append(f"{c} ({', '.join(sorted(values)[:4])})")
+    if differ:
+        raise UsageError(
+            f"{what}: the trials differ in {', '.join(differ)}: one table is one protocol; "
+            "analyse them apart (filter the table)"
+        )
 
 
 def _check_trial_files(trial_dir: Store) -> None:

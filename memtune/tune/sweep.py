@@ -347,7 +347,7 @@ def plan_extension(
     tip = extensions[max(extensions)] if extensions else sibling(found, _root(found))
     alias_moved_modules()
     cls = experiment.config
-    old, axes, finished = [], set(axis_paths(sweep)), set()
+    old, axes, finished = [], set(), set()
     for uri in lineage(tip):
         try:
             trials = ExperimentAnalysis(uri).trials
@@ -361,12 +361,16 @@ def plan_extension(
             if t.status == ENDED_NORMALLY:
                 finished.add(canonical(config))
     label = tip.rsplit("/", 1)[-1]
-    differ = protocol_differences({label: old, "this grid": [flatten(c) for c in configs]}, axes)
+    differ = protocol_differences(
+        {label: old, "this grid": [flatten(c) for c in configs]},
+        {label: axes, "this grid": set(axis_paths(sweep))},
+        sweep.given,
+    )
     if differ:
         raise UsageError(
             f"--extend: this grid differs from {label} in {', '.join(differ)}: a different "
-            "protocol; start a new experiment (a field meant to vary must be a grid axis: "
-            "--set FIELD=[...])"
+            "protocol; start a new experiment (a field meant to vary takes two or more values "
+            "in one experiment: --set FIELD=[OLD,NEW])"
         )
     todo = [c for c in configs if canonical(c) not in finished]
     print(
