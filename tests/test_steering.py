@@ -10,8 +10,6 @@ from conftest import ROOT, run_py
 
 from analysis.capacity.report import analyze
 from memtune.core.config import ConfigError, ModelConfig
-from memtune.core.cost import MEASURED, step_ms
-from memtune.core.store import protocol_differences
 from memtune.experiments.capacity.config import TrainConfig
 from memtune.tune.sweep import Grid, Sweep, expand, with_overrides
 
@@ -95,6 +93,8 @@ def test_a_keep_rule_that_loses_every_point_names_the_override():
 
 
 def test_the_cost_table_reproduces_its_measurements():
+    from memtune.core.cost import MEASURED, step_ms
+
     for (name, batch, seq_len, vocab), ms in MEASURED:
         assert step_ms(ModelConfig.preset(name), batch, seq_len, vocab) == pytest.approx(ms)
 
@@ -177,6 +177,8 @@ def test_dry_run_shows_budgets_time_and_cpus():
 
 
 def test_a_one_value_axis_exempts_nothing():
+    from memtune.core.store import protocol_differences
+
     old = [{"max_steps": 6000, "seed": 0}]
     new = [{"max_steps": 3000, "seed": 1}]
     differ = protocol_differences({"cap": old, "this grid": new},
