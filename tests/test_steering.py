@@ -262,3 +262,16 @@ def test_reanalysing_a_written_table_gives_the_same_labels(tmp_path):
     a = pd.read_csv(tmp_path / "first" / "capacity.csv")
     b = pd.read_csv(tmp_path / "again" / "capacity.csv")
     pd.testing.assert_frame_equal(a, b)
+
+
+@pytest.mark.slow
+def test_a_readme_model_example_runs_as_a_real_sweep(tmp_path):
+    """README's --set model.name=[cpu-xxs,cpu-m] on the default, at a tiny budget that
+    re-derives the protocol: real Ray, real Tune, the analysis at the end."""
+    proc = run_py("sweeps/capacity.py", "--set", "model.name=[cpu-xxs,cpu-m]",
+                  "--set", "max_steps=300", "--storage-path", str(tmp_path), "--name", "readme",
+                  "--num-cpus", "2")  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    table = pd.read_parquet(tmp_path / "readme" / "analysis" / "table.parquet")
+    assert sorted(table["model.name"]) == ["cpu-m", "cpu-xxs"]
+    assert set(table["max_steps"]) == {300} and set(table["optim.hold_steps"]) == {100}
