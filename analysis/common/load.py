@@ -42,6 +42,7 @@ from memtune.core.store import (
     lineage,
     protocol_differences,
     read_meta,
+    value_key,
 )
 
 TABLE_SUFFIXES = {".csv", ".parquet", ".pq"}
@@ -342,9 +343,10 @@ def check_across(
     ]
     differ = []
     for c in fixed:
-        values = df[c].astype(str).unique()
+        # as the join compares them (16 = 16.0); a missing value is no protocol, as within groups
+        values = sorted(set(df[c].dropna().map(value_key)))
         if len(values) > 1:
-            differ.append(f"{c} ({', '.join(sorted(values)[:4])})")
+            differ.append(f"{c} ({', '.join(values[:4])})")
     if differ:
         raise UsageError(
             f"{what}: the trials differ in {', '.join(differ)}: one table is one protocol; "

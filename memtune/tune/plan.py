@@ -68,8 +68,9 @@ def show_plan(sweep: Sweep, configs: list[dict[str, Any]], path: str, args: Any)
     if args.max_concurrent:
         slots = min(slots, args.max_concurrent)
     where = "the cluster's" if args.address else "these"
+    shown = f"{args.storage_path.rstrip('/')}/{path.rstrip('/').rsplit('/', 1)[-1]}"
     lines = [f"[memtune] dry run: {len(configs)} {'groups' if sweep.search else 'trials'} "
-             f"-> {path} (nothing started)"]  # fmt: skip
+             f"-> {shown} (nothing started)"]  # fmt: skip
     fields = varying(configs)
     lines.append("  fields that vary: " + (", ".join(fields) if fields else "none (one trial)"))
     if sweep.search is not None:
