@@ -275,3 +275,24 @@ def test_a_readme_model_example_runs_as_a_real_sweep(tmp_path):
     table = pd.read_parquet(tmp_path / "readme" / "analysis" / "table.parquet")
     assert sorted(table["model.name"]) == ["cpu-m", "cpu-xxs"]
     assert set(table["max_steps"]) == {300} and set(table["optim.hold_steps"]) == {100}
+
+
+def test_no_import_circle_in_the_tune_package():
+    """memtune/tune's modules import each other one way only (overrides.py and sweep.py used
+    to import each other), module-level and function-level imports alike."""
+    import ast
+
+    tune = ROOT / "memtune" / "tune"
+    names = {p.stem for p in tune.glob("*.py")}
+    edges = {}
+    for p in tune.glob("*.py"):
+        found = set()
+        for node in ast.walk(ast.parse(p.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("memtune.tune"):
+                found.add(node.module.rsplit(".", 1)[-1])
+        edges[p.stem] = found & names - {p.stem}
+
+    def reaches(a, b, seen=()):
+        return any(n == b or (n not in seen and reaches(n, b, (*seen, n))) for n in edges[a])
+
+    assert not [m for m in names if reaches(m, m)]
