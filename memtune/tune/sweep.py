@@ -60,7 +60,7 @@ from memtune.tune.grid import (  # noqa: F401  (Grid, Sweep, asdict, expand: the
     point_label,
     shown_paths,
 )
-from memtune.tune.overrides import class_at, settable_paths, with_overrides
+from memtune.tune.overrides import class_at, decided_by, settable_paths, with_overrides
 
 DEFAULT_STORAGE = "results"
 
@@ -185,7 +185,13 @@ def _set_help(base: Any) -> str:
             f" {', '.join(f'{n}.name' for n in named)} picks a whole named preset "
             f"(--set {named[0]}.name=[A,B] is an axis of those presets)."
         )
-    return text + " Values are JSON-like literals; bare words are strings."
+    clears = [f"{f} clears {d}" for f, (d, _) in decided_by(type(base)).items()]
+    if clears:
+        text += f" Setting a field another one decides wins: {', '.join(clears)}."
+    return text + (
+        " Values use OmegaConf's dot-list grammar (bare words are strings) and are type-checked"
+        " against the config; --dry-run shows the trials they give."
+    )
 
 
 def _is_uri(path: str) -> bool:
