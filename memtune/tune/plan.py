@@ -67,7 +67,9 @@ def show_plan(sweep: Sweep, configs: list[dict[str, Any]], path: str, args: Any)
     slots = max(1, int(cpus // args.cpus_per_trial))
     if args.max_concurrent:
         slots = min(slots, args.max_concurrent)
-    where = "the cluster's" if args.address else "these"
+    where = f"on {cpus:g} of these CPUs"
+    if args.address and not args.num_cpus:
+        where = f"assuming {cpus:g} CPUs (this machine's; --num-cpus N for the cluster's)"
     shown = f"{args.storage_path.rstrip('/')}/{path.rstrip('/').rsplit('/', 1)[-1]}"
     lines = [f"[memtune] dry run: {len(configs)} {'groups' if sweep.search else 'trials'} "
              f"-> {shown} (nothing started)"]  # fmt: skip
@@ -106,7 +108,7 @@ def show_plan(sweep: Sweep, configs: list[dict[str, Any]], path: str, args: Any)
     wall = max(until for until, _ in free)
     per = [on.count(s) for s in range(slots)]
     lines.append(
-        f"  CPU time {_minutes(total)} in all; on {cpus:g} of {where} CPUs, "
+        f"  CPU time {_minutes(total)} in all; {where}, "
         f"{args.cpus_per_trial:g} per trial: {slots} trial(s) at once, "
         f"{_count(per)} trial(s) per CPU slot, expected wall time {_minutes(wall)} "
         f"(efficiency {total / (wall * slots):.0%}; Ray's start-up not included, a trial that "

@@ -593,6 +593,9 @@ def run_sweep(
     if p is None:
         return 0  # --extend: every point finished already
     check(p)
+    if args.dry_run and args.resume:
+        print(f"[memtune] dry run: --resume would restore {p.path} (nothing started)")
+        return 0
     if args.dry_run:
         from memtune.tune.plan import show_plan
 
