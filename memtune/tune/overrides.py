@@ -39,7 +39,7 @@ from dataclasses import asdict
 from typing import Any
 
 from memtune.core.config import ConfigError
-from memtune.tune.grid import Grid, Sweep, axes, get_path, kept, merge, merged, set_path
+from memtune.tune.grid import Grid, Sweep, axes, kept, merge, merged, set_path
 
 NULLS = ("None",)  # Python's spelling of null, which OmegaConf's grammar reads as a string
 
@@ -89,7 +89,7 @@ def _schema(cls: type) -> Any:
 
 def _kind(cls: type | None, keys: tuple[str, ...]) -> str:
     """What the field at ``keys`` takes, in words: "an integer", "a number or null"..."""
-    hint = typing.get_type_hints(_class_at(cls, keys[:-1])).get(keys[-1]) if cls else None
+    hint = typing.get_type_hints(class_at(cls, keys[:-1])).get(keys[-1]) if cls else None
     args = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
     words = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
     text = " or ".join(words.get(a, getattr(a, "__name__", str(a))) for a in args)
@@ -127,8 +127,6 @@ def class_at(cls: type | None, keys: tuple[str, ...]) -> type | None:
         cls = _field_class(cls, k)
     return cls
 
-
-_class_at = class_at
 
 
 def _check_key(node: Any, key: str, where: str) -> None:
@@ -322,7 +320,7 @@ __all__ = [
     "apply_overrides",
     "check_type",
     "class_at",
-    "get_path",
+    "decided_by",
     "parse_override",
     "parse_value",
     "settable_paths",
