@@ -128,7 +128,6 @@ def class_at(cls: type | None, keys: tuple[str, ...]) -> type | None:
     return cls
 
 
-
 def _check_key(node: Any, key: str, where: str) -> None:
     if not isinstance(node, dict):
         raise ConfigError(f"--set: {where} is a value, not a group of fields; it has no {key!r}")
