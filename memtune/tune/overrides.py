@@ -89,7 +89,10 @@ def _schema(cls: type) -> Any:
 
 def _kind(cls: type | None, keys: tuple[str, ...]) -> str:
     """What the field at ``keys`` takes, in words: "an integer", "a number or null"..."""
-    hint = typing.get_type_hints(class_at(cls, keys[:-1])).get(keys[-1]) if cls else None
+    owner = class_at(cls, keys[:-1])
+    hint = typing.get_type_hints(owner).get(keys[-1]) if owner else None
+    if hint is None:
+        return "a value of its type"
     args = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
     words = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
     text = " or ".join(words.get(a, getattr(a, "__name__", str(a))) for a in args)
