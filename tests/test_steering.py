@@ -296,3 +296,14 @@ def test_no_import_circle_in_the_tune_package():
         return any(n == b or (n not in seen and reaches(n, b, (*seen, n))) for n in edges[a])
 
     assert not [m for m in names if reaches(m, m)]
+
+
+def test_generalization_n_seqs_clears_capacity_multiple():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gen_sweep", ROOT / "sweeps/generalization.py")
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    configs = expand(with_overrides(gen.PRESETS["default"], ["data.n_seqs=100"]))
+    assert len(configs) == 1 and configs[0]["capacity_multiple"] == 0.0
+    assert configs[0]["data"]["n_seqs"] == 100
