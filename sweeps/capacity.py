@@ -19,8 +19,10 @@ import sys
 
 from memtune.core.cli import run_cli
 from memtune.core.config import ModelConfig, OptimConfig, replace
+from memtune.core.cost import batch_used, step_ms
+from memtune.core.param_counts import gpt_param_count
 from memtune.experiments.capacity.config import DataConfig, TrainConfig
-from memtune.tune.sweep import Grid, Sweep, asdict, run_sweep
+from memtune.tune.sweep import Grid, Sweep, asdict, follow_budget, run_sweep
 
 FLOOR = 0.05  # the hold's lr, as a fraction of the peak (the ground truth's 5%)
 DEFAULT_STEPS = 48_000  # README command 1
@@ -70,28 +72,34 @@ def protocol(max_steps: int, floor: float = FLOOR, **optim: object) -> TrainConf
     )  # fmt: skip
 
 
-# what protocol(max_steps) sets from the budget
-BUDGET_FIELDS = ("optim", "max_steps", "eval_every", "patience", "saturation_window")
+def trial_ms(config: dict) -> float:
+    """Estimated CPU ms of one step of a trial (``memtune.core.cost``): its model, the batch it
+    trains on (capped at its N, which knee_multiple places from the model's parameters)."""
+    model, data = ModelConfig(**config["model"]), DataConfig(**config["data"])
+    n_params = gpt_param_count(model, data.vocab_size, data.seq_len)
+    placing = TrainConfig(
+        data=data, knee_multiple=config["knee_multiple"], knee_bpp=config["knee_bpp"]
+    )
+    batch = batch_used(config["optim"]["batch_size"], placing.n_seqs_for(n_params))
+    return step_ms(model, batch, data.seq_len, data.vocab_size, config["optim"]["dtype"])
 
 
-def budgets(steps_by_model: dict[str, int]) -> dict:
-    """``space`` and ``keep`` of a preset that runs each model under the protocol at its own
-    step budget (Tune's grid crosses every axis; ``keep`` pairs them), so that trials whose
-    steps cost differently can end together."""
-    runs = {m: protocol(steps).to_dict() for m, steps in steps_by_model.items()}
-    space: dict = {"model": models(*steps_by_model)}
-    for f in BUDGET_FIELDS:
-        values = []
-        for r in runs.values():
-            if r[f] not in values:
-                values.append(r[f])
-        space[f] = Grid(values, hidden=f != "max_steps")
+STEP_QUANTUM = 1000  # budgets are whole thousands of steps
 
-    def keep(c: dict) -> bool:
-        run = runs[c["model"]["name"]]
-        return all(c[f] == run[f] for f in BUDGET_FIELDS)
 
-    return {"space": space, "keep": keep}
+def equal_cpu_time(reference: TrainConfig):
+    """The default's budget rule: every trial gets the CPU time ``reference`` takes at its
+    ``max_steps``, so trials of different models end together, one per CPU. A trial's steps are
+    that time over its own step's estimated cost, in whole thousands: cpu-xs (the reference)
+    48,000, cpu-xxs (a step costs 2/3 of cpu-xs's) 72,000; any other model, batch or N the
+    overrides give follows the same rule."""
+    budget_ms = reference.max_steps * trial_ms(reference.to_dict())
+
+    def steps_for(config: dict) -> int:
+        steps = round(budget_ms / trial_ms(config) / STEP_QUANTUM) * STEP_QUANTUM
+        return max(STEP_QUANTUM, steps)
+
+    return steps_for
 
 
 def settings(base: TrainConfig, **variants: dict) -> Grid:
@@ -102,6 +110,8 @@ def settings(base: TrainConfig, **variants: dict) -> Grid:
 
 
 DEFAULT = protocol(DEFAULT_STEPS)
+# the default's reference trial: cpu-xs at DEFAULT_STEPS; every model gets its CPU time
+REFERENCE = replace(DEFAULT, model=ModelConfig.preset("cpu-xs"))
 VOCAB = replace(protocol(VOCAB_STEPS), model=ModelConfig.preset("cpu-xxs"))
 # Morris et al.'s Table 1: n_layer x d_model, heads of 16 channels, tied as GPT-2
 MORRIS_MODELS = tuple(
@@ -131,15 +141,17 @@ PRESETS = {
         about="4 tiny trials for tests, under a minute",
     ),
     # README command 1: one trial per model at 2x its knee, one model per CPU, each at its own
-    # step budget so that the two CPUs finish together: a cpu-xxs step costs ~0.66 of a cpu-xs
-    # step (7.0 vs 10.4-11.1 ms, measured one process at a time), so cpu-xxs runs the protocol
-    # at 72,000 steps while cpu-xs runs it at 48,000 (cpu-xs was still rising +2.1% over its
-    # last quarter at 36,000; cpu-s, +4% at 24,000, would not fit ten minutes on its own CPU;
-    # docs/capacity.md). More steps only move a run closer to its plateau, and each trial is
-    # judged by its own verdict. benchmarks/run.py prints each CPU's busy seconds.
+    # step budget so that the two CPUs finish together (equal_cpu_time): a cpu-xxs step costs
+    # ~0.66 of a cpu-xs step (7.0 vs 10.4-11.1 ms, measured one process at a time), so cpu-xxs
+    # runs the protocol at 72,000 steps while cpu-xs runs it at 48,000 (cpu-xs was still rising
+    # +2.1% over its last quarter at 36,000; cpu-s, +4% at 24,000, would not fit ten minutes on
+    # its own CPU; docs/capacity.md). More steps only move a run closer to its plateau, and
+    # each trial is judged by its own verdict. benchmarks/run.py prints each CPU's busy seconds.
     "default": Sweep(
         base=DEFAULT,
-        **budgets({"cpu-xs": DEFAULT_STEPS, "cpu-xxs": DEFAULT_STEPS * 3 // 2}),
+        space={"model": models("cpu-xs", "cpu-xxs")},
+        derive=follow_budget(protocol, DEFAULT, equal_cpu_time(REFERENCE)),
+        shown=("max_steps",),
         about=f"2 trials of the capacity protocol (cpu-xs {DEFAULT_STEPS:,} steps, cpu-xxs "
         f"{DEFAULT_STEPS * 3 // 2:,}: the CPUs finish together), < 10 min on 2 cores",
     ),
@@ -250,6 +262,14 @@ PRESETS = {
         },
         about="the seed's models on a GPU cluster (144 trials)",
     ),
+}
+
+
+# Every preset is the protocol at a budget: --set max_steps (or a model with its own budget)
+# re-derives the decay, hold, judging window, eval interval and patience from it.
+PRESETS = {
+    k: p if p.derive else replace(p, derive=follow_budget(protocol, p.base))
+    for k, p in PRESETS.items()
 }
 
 

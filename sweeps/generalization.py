@@ -16,7 +16,7 @@ import sys
 from memtune.core.cli import run_cli
 from memtune.core.config import ModelConfig, OptimConfig, replace
 from memtune.experiments.generalization.config import GenConfig
-from memtune.tune.sweep import Grid, Sweep, asdict, run_sweep
+from memtune.tune.sweep import Grid, Sweep, asdict, follow_budget, run_sweep
 
 FLOOR = 0.05  # the hold's lr, as a fraction of the peak (the capacity protocol's 5%)
 # one budget for default and full, so that --extend grows one into the other (same protocol).
@@ -80,6 +80,11 @@ PRESETS = {
         about=f"cpu-xs, cpu-xxs x 7 N x 2 seeds ({STEPS:,} steps), < 40 min on 2 cores",
     ),
 }
+
+
+# Every preset is the protocol at a budget: --set max_steps re-derives the decay, the hold, the
+# judging window and the eval interval from it.
+PRESETS = {k: replace(p, derive=follow_budget(protocol, p.base)) for k, p in PRESETS.items()}
 
 
 def main(argv: list[str] | None = None) -> int:

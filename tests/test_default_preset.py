@@ -18,7 +18,8 @@ def test_default_pairs_each_model_with_its_own_protocol():
     assert steps == {"cpu-xs": 48_000, "cpu-xxs": 72_000}  # a cpu-xxs step costs ~0.66
     for c in configs:
         run = sweep.protocol(c["max_steps"]).to_dict()
-        assert all(c[f] == run[f] for f in sweep.BUDGET_FIELDS)
+        budget = ("optim", "max_steps", "eval_every", "patience", "saturation_window")
+        assert all(c[f] == run[f] for f in budget)
     # the schedule's fields stay out of names and the progress table; only the budget shows
     assert swept_columns(sweep.PRESETS["default"]) == {
         "model/name": "model",
@@ -39,11 +40,14 @@ PAIRED = textwrap.dedent(
     from memtune.core.cli import run_cli
     from memtune.core.config import replace
     from memtune.experiments.capacity.config import DataConfig
-    from memtune.tune.sweep import Sweep, run_sweep
+    from memtune.tune.sweep import Sweep, follow_budget, run_sweep
 
     base = replace(capacity.protocol(300), data=DataConfig(n_seqs=16), knee_multiple=0.0,
                    target_efficiency=1.0, target_excess_bits=0.0)
-    paired = Sweep(base=base, **capacity.budgets({"cpu-xs": 300, "cpu-xxs": 450}))
+    steps = {"cpu-xs": 300, "cpu-xxs": 450}
+    paired = Sweep(base=base, space={"model": capacity.models(*steps)}, shown=("max_steps",),
+                   derive=follow_budget(capacity.protocol, base,
+                                        lambda c: steps[c["model"]["name"]]))
     run_cli(lambda argv: run_sweep("capacity", {"default": paired}, argv), sys.argv[1:])
     """
 )

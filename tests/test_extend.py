@@ -127,3 +127,13 @@ def test_a_copied_extension_finds_its_parent_beside_it(grown, tmp_path):
         str(tmp_path / "moved" / "base"), str(tmp_path / "moved" / "base_ext1")
     ]  # fmt: skip
     assert summary["n_trials"] == 4
+
+
+def test_a_one_value_axis_is_no_way_round_the_protocol_check(grown):
+    """--set F=[x] makes F an axis of one value: it sweeps nothing, so F still must match."""
+    store, _ = grown
+    proc = sweep(store, "--extend", "--name", "base", *SET, "--set", "max_steps=[400]")
+    assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "max_steps (300 in base_ext1; 400 in this grid)" in lines[0]
+    assert not (store / "base_ext2").exists()

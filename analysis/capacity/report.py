@@ -47,6 +47,7 @@ from analysis.common.fit import FitResult, fit_linear, mean_ci95
 from analysis.common.jsonfile import write_json
 from analysis.common.load import (
     TABLE_SUFFIXES,
+    check_across,
     check_one_experiment,
     completeness,
     finished_trials,
@@ -65,11 +66,19 @@ REQUIRED = [
     "model.name", "data.n_seqs", "seed", "n_params",
     "bits_memorized_best", "bits_achievable", "seqs_memorized",
 ]  # fmt: skip
-# a replicate: its seed, data draw and initialisation (the last two follow ``seed`` unless set)
-SEED_KEYS = ["seed", "data.seed", "init_seed"]
 # what a (model, seed) takes its capacity over; every other config field must be equal in it
 # (knee_multiple places N per model; the protocol study's settings are told apart by optim.name)
 VARIED = ["data.n_seqs", "knee_multiple", "optim.lr", "optim.lr_scale"]
+# what may differ between groups besides VARIED and the seed: the group's identity (the model,
+# V, tying, precision; a protocol study's settings) and each model's step budget with what the
+# protocol derives from it (the default gives each model its own budget)
+# a replicate: its seed, data draw and initialisation (the last two follow ``seed`` unless set)
+SEEDS = ["seed", "data.seed", "init_seed"]
+SEED_KEYS = SEEDS
+ACROSS = (
+    "model", "data.vocab_size", "optim.dtype", "max_steps", "eval_every", "patience",
+    "saturation_window", "optim.decay_steps", "optim.hold_steps", "optim.stall_steps",
+)  # fmt: skip
 EVIDENCE = ("memorized", "saturated")  # verdicts whose bits are converged measurements
 CONVERGED, LB_DATA, LB_BUDGET = "converged", "lower bound: data", "lower bound: budget"
 # past the knee, a saturated trial storing this much less than the capacity marks bits falling
@@ -643,12 +652,17 @@ def analyze(df: pd.DataFrame, out: Path, seq_len: int | None = None) -> dict[str
         df = df.assign(**{"data.n_seqs": df["n_seqs"].fillna(df["data.n_seqs"])})
     study = protocol_table(with_estimates(with_verdicts(df)))
     df, unfinished = finished_trials(df)  # the shared rule: only trials that ended normally
-    df = with_seeds(with_estimates(with_group_labels(with_verdicts(df))))
-    df["data.n_seqs"] = df["data.n_seqs"].astype(int)
     if df.empty:
         msg = "capacity analysis: no finished trials to analyse"
         raise UsageError(with_incomplete(msg, unfinished, n_trials))
-    check_one_experiment(df, TrainConfig, group_keys(df), VARIED, "capacity analysis")
+    df = with_seeds(with_estimates(with_group_labels(with_verdicts(df))))
+    df["data.n_seqs"] = df["data.n_seqs"].astype(int)
+    # the whole protocol: equal over a model's seeds, and across models but for what tells
+    # groups apart and each model's step budget (check_across says which fields those are)
+    groups = [k for k in group_keys(df) if k not in SEEDS]
+    check_one_experiment(df, TrainConfig, groups, [*VARIED, *SEEDS], "capacity analysis")
+    settings = ["optim"] if "optim.name" in groups else []
+    check_across(df, TrainConfig, [*ACROSS, *VARIED, *SEEDS, *settings], "capacity analysis")
     bad = df[(df["n_params"] <= 0) | (df["data.n_seqs"] <= 0)]
     if not bad.empty:
         raise UsageError("capacity analysis: n_params and data.n_seqs must be > 0 in every row")

@@ -49,15 +49,24 @@ def with_group_labels(df: pd.DataFrame) -> pd.DataFrame:
     """The table with ``model.base`` (the model preset) and ``model.name`` relabelled by group,
     and the axis columns filled with their defaults where a store predates them."""
     df = df.copy()
-    df["model.base"] = df["model.name"]
-    label = df["model.name"].astype(str)
+    # a table this analysis wrote (table.csv) holds the preset in model.base already, and its
+    # label in model.name: label from the preset, or a re-read labels twice
+    base = df["model.base"].fillna(df["model.name"]) if "model.base" in df else df["model.name"]
+    df["model.base"] = base
+    label = base.astype(str)
     for col, default in AXES:
         df[col] = _axis_value(df, col, default)
-    label = label + df["data.vocab_size"].map(lambda v: "" if int(v) == 2 else f" V={int(v)}")
-    label = label + df["model.tie_embeddings"].map(lambda t: " tied" if bool(t) else "")
-    label = label + df["optim.dtype"].map(lambda d: "" if d == "fp32" else f" {d}")
-    df["model.name"] = label
+    # astype(str): on an empty table map() gives int64, which str + cannot take (pandas 3)
+    vocab = df["data.vocab_size"].map(lambda v: "" if int(v) == 2 else f" V={int(v)}")
+    tied = df["model.tie_embeddings"].map(lambda t: " tied" if _true(t) else "")
+    dtype = df["optim.dtype"].map(lambda d: "" if d == "fp32" else f" {d}")
+    df["model.name"] = label + vocab.astype(str) + tied.astype(str) + dtype.astype(str)
     return df
+
+
+def _true(value: Any) -> bool:
+    """A bool as stored: True, or "True"/"true" as a CSV gives it back."""
+    return str(value).strip().lower() in ("true", "1", "1.0")
 
 
 def varies(df: pd.DataFrame) -> bool:

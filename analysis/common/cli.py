@@ -24,7 +24,7 @@ from analysis.common.jsonfile import write_json
 from analysis.common.load import TABLE_SUFFIXES
 from analysis.common.store import Store, is_uri
 from memtune.core.cli import ArgumentParser, UsageError
-from memtune.tune.lineage import lineage, read_meta, write_meta
+from memtune.core.store import lineage, read_meta, write_meta
 
 Run = Callable[..., tuple[str, list[str]]]
 

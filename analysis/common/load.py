@@ -12,7 +12,7 @@ its status, counts it in its summary and says the experiment is incomplete. A pl
 without a ``status`` column is taken as finished.
 
 Several experiments as one: ``read_store`` reads an experiment together with the experiments it
-links to (``--extend`` writes ``parents`` into its ``memtune.json``; ``memtune.tune.lineage``),
+links to (``--extend`` writes ``parents`` into its ``memtune.json``; ``memtune.core.store``),
 and a folder whose ``memtune.json`` lists ``sources`` (``python -m analysis.<name> PATH PATH``
 writes one) as the join of those experiments and tables. Their tables are concatenated (a trial
 read twice counts once), and they are refused, naming the fields, when they differ in a config
@@ -35,13 +35,14 @@ import pandas as pd
 
 from analysis.common.store import Store
 from memtune.core.cli import UsageError
-from memtune.tune.lineage import (
+from memtune.core.store import (
     ENDED_NORMALLY,
     NOT_IDENTITY,
     flatten,
     lineage,
     protocol_differences,
     read_meta,
+    value_key,
 )
 
 TABLE_SUFFIXES = {".csv", ".parquet", ".pq"}
@@ -178,13 +179,13 @@ def _join(
     configs = {
         label: df[[c for c in df if c in columns]].to_dict(orient="records") for label, df in named
     }
-    axes = {a for part in parts for a in read_meta(part.location.uri).get("axes", [])}
+    axes = {part.location.name: set(read_meta(part.location.uri).get("axes", [])) for part in parts}
     differ = protocol_differences(configs, axes)
     if differ:
         raise UsageError(
             f"{location}: its experiments differ in {', '.join(differ)}: different protocols "
-            "are never joined; analyse them apart (a field meant to vary must be a grid axis "
-            "of one of them: --set FIELD=[...])"
+            "are never joined; analyse them apart (a field meant to vary takes two or more "
+            "values in one of them: --set FIELD=[...])"
         )
     table = pd.concat([df for _, df in named], ignore_index=True)
     if "trial_id" in table:  # a trial given twice (a store and its own table) counts once
@@ -198,7 +199,7 @@ def _read_one(p: Store) -> StoredExperiment:
     """One Tune experiment, checked."""
     from ray.tune import ExperimentAnalysis
 
-    from memtune.tune.legacy import alias_moved_modules
+    from memtune.core.store import alias_moved_modules
 
     alias_moved_modules()  # the trials of stores written before the package layout name them
     # Tune logs unreadable trials as multi-line warnings; _check_trial_files names them instead
@@ -319,6 +320,38 @@ def check_one_experiment(
                 f"{', '.join(vary)}): they are different experiments; analyse them apart "
                 "(filter the table) or give them different names"
             )
+
+
+def check_across(
+    df: pd.DataFrame, config: Any, allowed: tuple[str, ...] | list[str], what: str
+) -> None:
+    """Refuse a table whose trials differ in a config field outside ``allowed`` (dotted paths,
+    a path covering the fields below it), naming each field and its values: one protocol
+    across the whole table, not only within each group.
+
+    Args:
+        df: the rows to analyse.
+        config: the experiment's config dataclass (its fields are the config columns).
+        allowed: fields (or groups of fields) that may differ between trials.
+        what: the analysis, for the message.
+    """
+    ok = tuple(allowed) + NOT_IDENTITY + ("seed",)
+    fixed = [
+        c
+        for c in config_columns(df, config)
+        if not any(c == a or c.startswith(a + ".") for a in ok)
+    ]
+    differ = []
+    for c in fixed:
+        # as the join compares them (16 = 16.0); a missing value is no protocol, as within groups
+        values = sorted(set(df[c].dropna().map(value_key)))
+        if len(values) > 1:
+            differ.append(f"{c} ({', '.join(values[:4])})")
+    if differ:
+        raise UsageError(
+            f"{what}: the trials differ in {', '.join(differ)}: one table is one protocol; "
+            "analyse them apart (filter the table)"
+        )
 
 
 def _check_trial_files(trial_dir: Store) -> None:

@@ -10,9 +10,10 @@ naming the field. The validators live here once, so every experiment words its e
 from __future__ import annotations
 
 import dataclasses
+import types
 import typing
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import Any, ClassVar
 
 from memtune.core.progress import annealed_steps
 
@@ -164,6 +165,9 @@ class OptimConfig:
     hold_steps: int = 0  # wsd/plateau: steps at the floor after the decay, before max_steps
     name: str = ""  # label carried into tables and trial names (the protocol study's settings)
     dtype: str = "fp32"  # one of DTYPES: what the model trains and stores its parameters in
+    # a field set by --set -> (the field that would otherwise decide it, the value that leaves
+    # it free): lr, when set, replaces lr_scale / d_model (memtune.tune.overrides)
+    DECIDED_BY: ClassVar[dict[str, tuple[str, Any]]] = {"lr_scale": ("lr", None)}
 
     def __post_init__(self) -> None:
         check(self.lr is None or self.lr > 0, f"optim.lr must be > 0 or None, got {self.lr!r}")
@@ -202,6 +206,12 @@ class OptimConfig:
         whose annealed stretch is shorter than the saturation verdict's window at the cap (no
         run that reaches the cap could then be judged saturated). The capacity and the
         generalization configs validate their protocol with it."""
+        check(
+            self.min_lr_frac < 1,
+            f"optim.min_lr_frac must be < 1 where runs are judged saturated, got "
+            f"{self.min_lr_frac}: at 1 the lr never anneals, and a plateau at the peak lr would "
+            "count as saturated",
+        )
         if self.schedule == "cosine":
             return
         check(
@@ -289,6 +299,25 @@ class CorpusConfig:
         return self.vocab_size if self.source == "markov" else 256
 
 
+def check_number(name: str, value: Any, hint: Any) -> None:
+    """Refuse a bool, or any non-number, for a field typed int or float (or either or None):
+    ``True`` is an int to Python, so ``lr=true`` would train at lr 1.0 and ``batch_size=true``
+    at batch 1; every config built from a dict (every sweep's trials, every ``--set``) passes
+    here, before its own validators."""
+    union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+    allowed = set(typing.get_args(hint)) if union else {hint}
+    if value is None and type(None) in allowed:
+        return
+    if not allowed & {int, float} or allowed & {bool, str, Any}:
+        return
+    kind = "a number" if float in allowed else "an integer"
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    check(
+        ok and (float in allowed or isinstance(value, int)),
+        f"{name} must be {kind}{' or null' if type(None) in allowed else ''}, got {value!r}",
+    )
+
+
 def config_from_dict(cls: type, d: Any, prefix: str = "") -> Any:
     """Build config dataclass ``cls`` from a nested dict, recursing into dataclass-typed fields.
 
@@ -308,6 +337,8 @@ def config_from_dict(cls: type, d: Any, prefix: str = "") -> Any:
     for k, v in d.items():
         sub = hints.get(k)
         nested = isinstance(sub, type) and dataclasses.is_dataclass(sub)
+        if not nested:
+            check_number(f"{prefix}{k}", v, sub)
         kwargs[k] = config_from_dict(sub, v, prefix=f"{prefix}{k}.") if nested else v
     try:
         return cls(**kwargs)

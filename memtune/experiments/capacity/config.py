@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 from memtune.core.config import (
     ConfigBase,
@@ -79,6 +80,8 @@ class TrainConfig(ConfigBase):
     # dataset sizes around its expected knee
     knee_multiple: float = 0.0
     knee_bpp: float = 2.0  # bits/param assumed for the knee (measured on cpu-*: ~2-2.5)
+    # --set data.n_seqs clears knee_multiple, which would otherwise replace it
+    DECIDED_BY: ClassVar[dict[str, tuple[str, Any]]] = {"data.n_seqs": ("knee_multiple", 0.0)}
 
     def __post_init__(self) -> None:
         check_seed(self.seed)

@@ -11,6 +11,7 @@ the capacity protocol's verdicts. Sweeps build it from presets; each trial rebui
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 from memtune.core.config import (
     ConfigBase,
@@ -85,6 +86,8 @@ class GenConfig(ConfigBase):
     # > 0: N = capacity_multiple x the crossing N* replaces data.n_seqs, so one grid of
     # multiples places every model's dataset sizes around its own crossing
     capacity_multiple: float = 0.0
+    # --set data.n_seqs clears capacity_multiple, which would otherwise replace it
+    DECIDED_BY: ClassVar[dict[str, tuple[str, Any]]] = {"data.n_seqs": ("capacity_multiple", 0.0)}
     checkpoint_every: int = 0  # steps between Tune checkpoints; 0 = none (tiny trials rerun)
 
     def __post_init__(self) -> None:

@@ -1,4 +1,5 @@
-"""What memtune records beside Tune's files in an experiment folder, and how experiments link.
+"""The experiment store's own metadata, below the Ray boundary: what memtune records beside
+Tune's files in an experiment folder, how experiments link, and the module paths old stores name.
 
 ``memtune.json`` in the experiment folder (local or at a URI) says what was run:
 
@@ -13,16 +14,28 @@ sibling folder of that name first (so a store copied or synced elsewhere with it
 working), then at the URI it had when the link was made. The analysis of several paths writes
 ``sources`` instead: a folder that joins other experiments and tables.
 
-Which fields may differ between linked experiments: a field any of them sweeps (a grid axis, or
-differing between its trials), and the seed (a replicate). Any other field that differs means a
-different protocol, and ``protocol_differences`` names it. ``NOT_IDENTITY`` fields never count:
-they say how often a trial checkpoints, not what it measures. No Ray is imported here.
+Which fields may differ between linked experiments: a field one of them sweeps (it differs
+between that experiment's own trials; a one-value axis sweeps nothing), and the seed (a
+replicate). Any other field that differs means a different protocol, and
+``protocol_differences`` names it. ``NOT_IDENTITY`` fields never count:
+they say how often a trial checkpoints, not what it measures.
+
+``alias_moved_modules``: Tune pickles parts of a sweep into its store (``tuner.pkl`` holds the
+trial namer of ``memtune.sweep``; a threshold search's snapshot holds
+``memtune.searchers.ThresholdSearcher`` and ``memtune.threshold_search.GroupSearch``).
+``Tuner.restore`` unpickles them by module path, so reading such a store and ``--resume`` of it
+need the old paths to name the new modules.
+
+No Ray is imported here: the sweep (``memtune.tune``) writes this metadata and the analyses
+(``analysis.common``) read it.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
+import sys
 from typing import Any
 
 META = "memtune.json"
@@ -137,26 +150,58 @@ def _swept(field: str, axes: set[str]) -> bool:
     return any(field == a or field.startswith(a + ".") for a in axes)
 
 
-def protocol_differences(parts: dict[str, list[dict[str, Any]]], axes: set[str]) -> list[str]:
+def protocol_differences(
+    parts: dict[str, list[dict[str, Any]]],
+    axes: dict[str, set[str]] | None = None,
+    pinned: set[str] | frozenset[str] = frozenset(),
+) -> list[str]:
     """The fields that tell linked experiments apart as different protocols.
+
+    A field may differ between the parts only where some part sweeps it: it takes two or more
+    values among that part's own trials. Declaring an axis is not enough (``--set F=[x]``
+    makes a one-value axis of anything). A field ``pinned`` by ``--set`` that differs must
+    also lie under an axis that a part declares and varies (``--set model.name=cpu-s`` grows
+    the model axis; ``--set max_steps=[3000]`` is a new budget, even where budgets vary with
+    the model).
 
     Args:
         parts: each experiment's label -> its trials' flat configs (``flatten``).
-        axes: config paths some experiment sweeps (its grid axes); fields that differ between
-            the trials of one experiment are swept too.
+        axes: each part's label -> the config paths it declares as grid axes.
+        pinned: dotted paths set by --set for the part being added.
     Returns:
-        "field (value in A; value in B)" for every other field whose values differ.
+        "field (value in A; value in B)" for every field whose values differ otherwise.
     """
     values: dict[str, dict[str, set[str]]] = {}
     for label, configs in parts.items():
         for config in configs:
             for k, v in config.items():
                 values.setdefault(k, {}).setdefault(label, set()).add(value_key(v))
-    swept = set(axes) | {k for k, by in values.items() if any(len(s) > 1 for s in by.values())}
+    swept = {k for k, by in values.items() if any(len(s) > 1 for s in by.values())}
+    grown = set()  # declared axes that vary in the part that declares them
+    for label, declared in (axes or {}).items():
+        for a in declared:
+            if any(_swept(k, {a}) and len(values[k].get(label, ())) > 1 for k in values):
+                grown.add(a)
     out = []
     for k, by in sorted(values.items()):
-        if k.split(".")[0] in NOT_IDENTITY or k in REPLICATE or _swept(k, swept):
+        if k.split(".")[0] in NOT_IDENTITY or k in REPLICATE:
             continue
-        if len({next(iter(s)) for s in by.values()}) > 1:
-            out.append(f"{k} ({'; '.join(f'{next(iter(s))} in {lb}' for lb, s in by.items())})")
+        if k in swept and (not _swept(k, set(pinned)) or _swept(k, grown)):
+            continue
+        if len({v for s in by.values() for v in s}) > 1:
+            shown = {lb: ", ".join(sorted(s)) for lb, s in by.items()}
+            out.append(f"{k} ({'; '.join(f'{v} in {lb}' for lb, v in shown.items())})")
     return out
+
+
+MOVED = {
+    "memtune.sweep": "memtune.tune.sweep",
+    "memtune.searchers": "memtune.tune.searchers",
+    "memtune.threshold_search": "memtune.core.bisection",
+}
+
+
+def alias_moved_modules() -> None:
+    """Make each old module path import as its new module (only where nothing else took it)."""
+    for old, new in MOVED.items():
+        sys.modules.setdefault(old, importlib.import_module(new))
