@@ -82,6 +82,7 @@ def test_annealed_stretch_needs_a_full_window_all_annealed():
     assert annealed_stretch(rows, 200)  # steps 100-300, the first included, annealed
     assert not annealed_stretch(rows, 300)  # its first evaluation (step 0) at the peak
     assert not annealed_stretch(rows, 301)  # no evaluation 301 steps back
+    assert not annealed_stretch([(0, 1.0, True), (100, 1.0, True)], 200)  # all annealed, short
     late = [(0, 1.0, True), (100, 1.0, False), (200, 1.0, True), (300, 1.0, True)]
     assert not annealed_stretch(late, 200) and annealed_stretch(late, 100)
     gap = [(0, 1.0, True), (100, 1.0, True), (150, 1.0, False), (300, 1.0, True)]
