@@ -1,14 +1,30 @@
 """The benchmark script runs in its tiny form and measures every ratio, so it cannot rot."""
 
+import importlib.util
 import json
 import math
 
 import pytest
-from conftest import run_py
-
-pytestmark = pytest.mark.slow
+from conftest import ROOT, run_py
 
 
+def load_bench():
+    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "benchmarks" / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_throughput_ratio_is_bare_over_memtune():
+    # memtune evaluating every sequence after every step does about twice the bare loop's work:
+    # bare / memtune is well below 1 (memtune / bare, the ratio inverted, would be above 1)
+    r = load_bench().trainer_ratios("cpu-xxs", steps=12, eval_every=1, repeats=1)
+    assert r["throughput_ratio"] < 0.8, r
+    assert r["eval_share"] > 0.2, r
+    assert r["throughput_pairs_min"] == r["throughput_ratio"] == r["throughput_pairs_max"]
+
+
+@pytest.mark.slow
 def test_quick_benchmark_reports_every_ratio(tmp_path):
     out = tmp_path / "bench.json"
     proc = run_py("benchmarks/run.py", "--quick", "--out", str(out))

@@ -63,8 +63,14 @@ def stop_processes_mentioning(mark: str) -> int:
     return len(doomed)
 
 
-@pytest.mark.skipif(RAY is None, reason="the ray CLI is not installed")
+# CI installs ray[default] into the active venv, so a missing CLI there is a broken set-up, not
+# a reason to skip; elsewhere (a venv without the cluster extra) the test skips, saying why
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+@pytest.mark.skipif(RAY is None and not IN_CI, reason="the ray CLI is not installed")
 def test_smoke_sweep_submitted_as_a_job_to_a_local_head(tmp_path):
+    assert RAY is not None, "CI: the ray CLI is not on PATH (is the venv active?)"
     temp_dir = Path("/tmp") / f"memtune-head-{os.getpid()}"  # unix socket paths must stay short
     gcs, dash, agent, agent_grpc, rt_env, metrics, client = free_ports(7)
     env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "token"}
@@ -96,7 +102,11 @@ def test_smoke_sweep_submitted_as_a_job_to_a_local_head(tmp_path):
         exp = storage / "capacity_job"
         assert len(list(exp.glob("capacity_*/result.json"))) == 4
         summary = json.loads((exp / "analysis" / "summary.json").read_text())
-        assert summary["n_trials"] == 4 and summary["bits_per_param"] == summary["bits_per_param"]
+        # 4 trials of 300 steps: no converged capacity, so no fit, and each model's figure
+        assert summary["n_trials"] == 4 and summary["bits_per_param"] is None
+        models = {m["model.name"]: m for m in summary["models"]}
+        assert set(models) == {"cpu-xxs", "cpu-xs"}
+        assert all(m["capacity_bits"] > 0 and m["n_seeds"] == 1 for m in models.values())
     finally:
         stopped = stop_processes_mentioning(str(temp_dir))
         shutil.rmtree(temp_dir, ignore_errors=True)

@@ -10,16 +10,40 @@ from test_vocab import load_sweep
 
 from memtune.tune.sweep import expand, swept_columns, with_overrides
 
+PROTOCOL_OPTIM = {
+    "schedule": "wsd", "min_lr_frac": 0.05, "batch_size": 128, "lr_scale": 0.6,
+    "warmup_steps": 100, "weight_decay": 0.01, "grad_clip": 1.0, "dtype": "fp32",
+}  # fmt: skip
+PROTOCOL = {
+    "saturation_fraction": 0.25, "saturation_tol": 0.02, "knee_multiple": 2.0, "knee_bpp": 2.0,
+    "target_efficiency": 0.95, "target_excess_bits": 0.01,
+}  # fmt: skip
+BY_BUDGET = {
+    "optim": {
+        48_000: {"decay_steps": 8_000, "hold_steps": 16_000, "stall_steps": 6_000},
+        72_000: {"decay_steps": 12_000, "hold_steps": 24_000, "stall_steps": 9_000},
+    },
+    "run": {
+        48_000: {"eval_every": 333, "patience": 48_000, "saturation_window": 12_000},
+        72_000: {"eval_every": 500, "patience": 72_000, "saturation_window": 18_000},
+    },
+}
+
 
 def test_default_pairs_each_model_with_its_own_protocol():
     sweep = load_sweep()
     configs = expand(sweep.PRESETS["default"])
     steps = {c["model"]["name"]: c["max_steps"] for c in configs}
     assert steps == {"cpu-xs": 48_000, "cpu-xxs": 72_000}  # a cpu-xxs step costs ~0.66
+    # the protocol README command 1 runs, written out (not rebuilt by the function under test):
+    # the peak lr for half the steps, a cosine to 5% over the next sixth, a hold for the last
+    # third, judged over the last quarter at a 2% rise, N at 2x the knee
     for c in configs:
-        run = sweep.protocol(c["max_steps"]).to_dict()
-        budget = ("optim", "max_steps", "eval_every", "patience", "saturation_window")
-        assert all(c[f] == run[f] for f in budget)
+        steps = c["max_steps"]
+        assert {k: c["optim"][k] for k in PROTOCOL_OPTIM} == PROTOCOL_OPTIM
+        assert {k: c[k] for k in PROTOCOL} == PROTOCOL
+        assert {k: c["optim"][k] for k in BY_BUDGET["optim"][steps]} == BY_BUDGET["optim"][steps]
+        assert {k: c[k] for k in BY_BUDGET["run"][steps]} == BY_BUDGET["run"][steps]
     # the schedule's fields stay out of names and the progress table; only the budget shows
     assert swept_columns(sweep.PRESETS["default"]) == {
         "model/name": "model",

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from analysis.common.fit import fit_linear, fit_ols, mean_ci95
+from analysis.common.fit import fit_linear, fit_ols, mean_ci95, predict_linear
 
 
 def test_linear_fit_recovers_bits_per_parameter():
@@ -47,9 +47,55 @@ def test_exact_fit_has_zero_error_and_too_few_points_fail():
 
 
 def test_mean_ci95():
-    m, lo, hi = mean_ci95(np.array([1.0, 2.0, 3.0]))
-    assert m == 2.0 and lo < 2.0 < hi
-    assert np.isnan(mean_ci95(np.array([1.0]))[1])
+    # mean 2, sample sd 1 (ddof 1), half-width t_{0.975, 2} sd / sqrt(3) = 4.3027 / 1.7321
+    assert mean_ci95(np.array([1.0, 2.0, 3.0])) == pytest.approx((2, -0.4841, 4.4841), abs=1e-4)
+    # n = 5: t with 4 df (2.7764), sd sqrt(2.5), sqrt(5): half-width 1.9632
+    assert mean_ci95([2.0, 4.0, 6.0, 3.0, 5.0]) == pytest.approx((4, 2.0368, 5.9632), abs=1e-4)
+    m, lo, hi = mean_ci95(np.array([1.0]))
+    assert m == 1.0 and np.isnan(lo) and np.isnan(hi)
+
+
+def test_ols_by_hand():
+    # y = 1.4 + 0.8 x exactly at the least squares: residuals -0.4, 0.8, -1, 1.2, -0.6, RSS 3.6,
+    # s^2 = 3.6 / 3, Sxx = 10: se(slope) = sqrt(0.12), se(intercept) = sqrt(1.2 (1/5 + 4/10)),
+    # intervals +- t_{0.975, 3} = 3.1824 se, R2 = 1 - 3.6 / 10
+    fit = fit_linear(np.array([0.0, 1, 2, 3, 4]), np.array([1.0, 3, 2, 5, 4]))
+    assert fit.params == pytest.approx([0.8, 1.4])
+    assert fit.stderr == pytest.approx([0.34641016, 0.84852814])
+    assert fit.ci95[0] == pytest.approx([-0.30243174, 1.90243174])
+    assert fit.ci95[1] == pytest.approx([-1.30039524, 4.10039524])
+    assert fit.r2 == pytest.approx(0.64) and fit.n_points == 5 and fit.interval == "OLS"
+    assert fit.cov == pytest.approx(np.array([[0.12, -0.24], [-0.24, 0.72]]))
+    assert fit.as_dict() == pytest.approx({
+        "n_points": 5, "r2": 0.64, "interval": "OLS", "slope": 0.8, "slope_stderr": 0.34641016,
+        "slope_ci95_low": -0.30243174, "slope_ci95_high": 1.90243174, "intercept": 1.4,
+        "intercept_stderr": 0.84852814, "intercept_ci95_low": -1.30039524,
+        "intercept_ci95_high": 4.10039524,
+    })  # fmt: skip
+    assert predict_linear(np.array([0.0, 10.0]), 0.8, 1.4) == pytest.approx([1.4, 9.4])
+    # n == k: an exact line, no interval
+    exact = fit_linear(np.array([1.0, 2.0]), np.array([3.0, 5.0]))
+    assert exact.params == pytest.approx([2.0, 1.0])
+    assert np.isnan(exact.stderr).all() and np.isnan(exact.ci95).all() and exact.cov is None
+    # a flat y has no variance to explain: R2 is nan, not 1
+    assert np.isnan(fit_linear(np.array([0.0, 1, 2]), np.array([1.0, 1, 1])).r2)
+
+
+def test_cluster_robust_interval_uses_t_with_clusters_minus_one_df():
+    x, y = np.arange(8.0), np.array([1.0, 3, 2, 5, 4, 6, 5, 8])
+    fit = fit_linear(x, y, clusters=np.array([0, 0, 1, 1, 2, 2, 3, 3]), cluster_name="seed")
+    assert fit.interval == "cluster-robust by seed (4 clusters, t with G-1 df)"
+    assert fit.n_clusters == 4 and fit.n_points == 8
+    assert fit.params == pytest.approx([0.83333333, 1.33333333])
+    # statsmodels' small-sample corrected cluster errors, the interval t_{0.975, 3} = 3.1824 se
+    assert fit.stderr == pytest.approx([0.04228669, 0.20201319], rel=1e-6)
+    assert fit.ci95[0] == pytest.approx([0.69875823, 0.96790844], rel=1e-6)
+    assert fit.as_dict()["n_clusters"] == 4
+    # no more clusters than parameters: no robust errors at all, nan rather than tiny
+    few = fit_linear(x, y, clusters=np.array([0, 0, 0, 0, 1, 1, 1, 1]))
+    assert few.n_clusters == 2 and few.params == pytest.approx(fit.params)
+    assert np.isnan(few.stderr).all() and np.isnan(few.ci95).all() and few.cov is None
+    assert "n_clusters" not in fit_linear(x, y).as_dict()
 
 
 def test_cluster_robust_intervals_cover_where_ols_over_counts_correlated_rows():

@@ -86,7 +86,10 @@ def test_capacity_sweep_to_s3_analysis_from_the_uri_and_resume(s3, tmp_path):
                               cwd=tmp_path)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     again = json.loads((tmp_path / "again" / "summary.json").read_text())
-    assert again["bits_per_param"] == first["bits_per_param"] and again["complete"]
+    # the smoke sweep fits nothing (no converged capacity); each model's figures must match
+    assert first["bits_per_param"] is None and again["bits_per_param"] is None
+    assert len(first["models"]) == 2 and again["models"] == first["models"]
+    assert all(m["capacity_bits"] > 0 for m in first["models"]) and again["complete"]
 
     proc, t_resume = _timed(sweep, "--resume", "--name", "capacity_s3", "--storage-path", store,
                             "--num-cpus", "2", cwd=tmp_path)  # fmt: skip

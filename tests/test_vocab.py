@@ -18,7 +18,9 @@ from analysis.capacity.vocab import (
     fit_per_vocab,
     group_table,
     morris_prediction,
+    morris_prediction_by_trend,
 )
+from analysis.common.fit import FitResult
 from memtune.core.config import ConfigError, ModelConfig, OptimConfig, replace
 from memtune.core.data import with_bos
 from memtune.core.models import build_model, count_params, param_split
@@ -112,13 +114,23 @@ def test_bad_dtype_names_the_field():
         ModelConfig(tie_embeddings="yes")
 
 
+@pytest.mark.trains
 def test_bf16_trains_in_bf16_and_reports_the_split():
     cfg = TrainConfig(
         model=tied(), data=DataConfig(n_seqs=8, seq_len=16, vocab_size=4),
         optim=OptimConfig(dtype="bf16", batch_size=0), max_steps=60, eval_every=30,
+        checkpoint_every=30,
     )  # fmt: skip
-    reports = []
-    out = train(cfg, report=lambda m, s: reports.append(m))
+    reports, states = [], []
+    out = train(cfg, report=lambda m, s: (reports.append(m), states.append(s)))
+    # pure bf16, not mixed precision: the parameters and AdamW's moments are bf16 themselves,
+    # with no fp32 master copy
+    state = [s for s in states if s is not None][-1]
+    assert {v.dtype for v in state.model.values() if v.is_floating_point()} == {torch.bfloat16}
+    moments = [t for st in state.optimizer["state"].values() for k, t in st.items()
+               if k in ("exp_avg", "exp_avg_sq")]  # fmt: skip
+    assert len(moments) == 2 * len(state.optimizer["state"]) > 0
+    assert {t.dtype for t in moments} == {torch.bfloat16}
     split = gpt_param_split(cfg.model, 4, 16)
     assert {k: out[f"n_params_{k}"] for k in split} == split
     assert out["n_params"] == sum(split.values())
@@ -162,6 +174,62 @@ def test_body_embedding_fit_recovers_known_bits():
     pred = morris_prediction(fit)[0]  # 1 x 32: 84% embedding, so near b
     assert pred["n_params"] == 80_352 and pred["ci95"][0] < pred["bpp_predicted"]
     assert pred["bpp_predicted"] == pytest.approx((2.0 * 14_816 + 0.5 * 65_536) / 80_352, rel=0.1)
+
+
+def test_morris_prediction_at_exact_values():
+    # a = 2 bits per non-embedding parameter, b = 0.5 per embedding parameter, their covariance,
+    # and 4 groups: t with 3 df (3.1824), not n_points - 2 = 10
+    cov = np.array([[0.01, 0.002], [0.002, 0.04]])
+    fit = FitResult(("a", "b"), np.array([2.0, 0.5]), np.sqrt(np.diag(cov)), 12, 0.99,
+                    np.zeros((2, 2)), "cluster-robust by group", 4, cov)  # fmt: skip
+    pred = morris_prediction(fit)
+    # Morris et al.'s d_model 32 models at V = 2048, T = 64, tied: 65,536 embedding parameters
+    # (the shared table), 2,048 position parameters (non-embedding: learned, one per position),
+    # 12,768 body parameters per layer (+ 12,704 per further layer)
+    assert [p["n_params"] for p in pred] == [80_352, 93_056, 118_464, 169_280]
+    assert [p["model"] for p in pred] == ["1x32", "2x32", "4x32", "8x32"]
+    assert pred[0]["embedding_share"] == pytest.approx(65_536 / 80_352)
+    # 1 x 32: (2 x (12,768 + 2,048) + 0.5 x 65,536) / 80,352
+    assert pred[0]["bpp_predicted"] == pytest.approx(62_400 / 80_352, rel=1e-9)
+    half = 3.18244630528 * math.sqrt(cov[0, 0] * 14_816**2 + 2 * cov[0, 1] * 14_816 * 65_536
+                                     + cov[1, 1] * 65_536**2) / 80_352  # fmt: skip
+    assert pred[0]["ci95"] == pytest.approx([62_400 / 80_352 - half, 62_400 / 80_352 + half])
+    assert pred[0]["ci95"] == pytest.approx([0.24835042, 1.30481565], rel=1e-7)
+    assert pred[3]["bpp_predicted"] == pytest.approx(1.41928166, rel=1e-7)
+    assert pred[3]["ci95"] == pytest.approx([1.09008334, 1.74847998], rel=1e-7)
+    assert pred[0]["morris_fp32"] == 4.23 and all(p["morris_fp32"] is None for p in pred[1:])
+    # without clusters the intervals take n_points - 2 degrees of freedom
+    ols = FitResult(("a", "b"), fit.params, fit.stderr, 12, 0.99, np.zeros((2, 2)), "OLS", None,
+                    cov)  # fmt: skip
+    high = morris_prediction(ols)[0]["ci95"][1]
+    assert high - 62_400 / 80_352 == pytest.approx(half * 2.22813885 / 3.18244631)  # t, 10 df
+    no_cov = FitResult(("a", "b"), fit.params, fit.stderr, 5, 0.99, np.zeros((2, 2)))
+    assert all(math.isnan(x) for x in morris_prediction(no_cov)[0]["ci95"])
+
+
+def test_morris_prediction_by_trend_at_exact_values():
+    per_v = pd.DataFrame({
+        "vocab_size": [4, 16, 64, 256],
+        "bits_per_body_param": [2.1, 2.5, 2.8, 3.3], "body_se": [0.1, 0.1, 0.2, 0.2],
+        "bits_per_embedding_param": [0.5, 1.5, 1.2, 1.6], "embedding_se": [1.0, 0.5, 0.25, 0.25],
+    })  # fmt: skip
+    pred = morris_prediction_by_trend(per_v)
+    # each term a weighted least-squares line in log2 V (weights 1 / se^2) read at log2 V = 11;
+    # checked against numpy's normal equations: a 3.8455 (se 0.0771), b 1.8822 (se 0.3734),
+    # each interval t with 2 df (4.3027), the two combined as independent
+    assert [p["n_params"] for p in pred] == [80_352, 93_056, 118_464, 169_280]
+    assert pred[0]["bits_per_body_param"] == pytest.approx(3.84550562, rel=1e-7)
+    assert pred[0]["bits_per_embedding_param"] == pytest.approx(1.88223350, rel=1e-7)
+    assert pred[0]["bpp_predicted"] == pytest.approx(2.24423868, rel=1e-7)
+    assert pred[0]["ci95"] == pytest.approx([0.93252106, 3.55595629], rel=1e-7)
+    assert pred[3]["bpp_predicted"] == pytest.approx(3.08543354, rel=1e-7)
+    assert pred[3]["ci95"] == pytest.approx([2.43109101, 3.73977607], rel=1e-7)
+    assert pred[0]["morris_fp32"] == 4.23 and pred[1]["morris_fp32"] is None
+    # a V whose errors are not finite (one point per twin) is left out; under 3 V's, nothing
+    with_nan = pd.concat([per_v, per_v.iloc[:1].assign(vocab_size=2, body_se=np.nan)])
+    assert morris_prediction_by_trend(with_nan) == pred
+    assert morris_prediction_by_trend(per_v.iloc[:2]) == []
+    assert morris_prediction_by_trend(per_v.iloc[:0]) == []
 
 
 def test_each_vocabulary_solved_from_its_tied_and_untied_twins():

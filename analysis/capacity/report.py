@@ -367,6 +367,7 @@ def no_fit_reason(cap: pd.DataFrame) -> str:
 def falls_past_knee(df: pd.DataFrame, cap: pd.DataFrame) -> list[str]:
     """Saturated trials past the capacity's dataset size that stored > FALL_TOL less than it:
     bits falling with N, which a converged protocol should not show."""
+    df = with_seeds(df if BITS in df else with_estimates(df))
     out = []
     for _, c in cap[cap["plateau_reached"]].iterrows():
         same = [df[k] == c[k] for k in ["model.name", *SEED_KEYS]]
