@@ -56,6 +56,7 @@ from memtune.tune.grid import (  # noqa: F401  (Grid, Sweep, asdict, expand: the
     axis_paths,
     expand,
     follow_budget,
+    label,
     merged,
     point_label,
     shown_paths,
@@ -77,6 +78,14 @@ def to_param_space(sweep: Sweep) -> dict[str, Any]:
         return v
 
     return convert(merged(sweep))
+
+
+def _label(value: Any) -> str:
+    """A grid value as text (``memtune.tune.grid.label``). Kept under this name because Tune
+    pickles each experiment's trial namer into its store, and the namers of stores written
+    before the presets moved to ``memtune.tune.grid`` refer to ``memtune.tune.sweep._label``:
+    without it those stores (every experiment run until then) could not be read back."""
+    return label(value)
 
 
 def trial_namer(name: str, sweep: Sweep) -> Callable[[Any], str]:
