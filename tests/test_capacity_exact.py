@@ -53,6 +53,8 @@ def test_ground_truth_is_the_run_at_the_nearest_n_in_log_distance():
     assert ground_truth("cpu-s", 40) == (1.945, 512)
     bpp, n = ground_truth("cpu-m", 100)
     assert math.isnan(bpp) and n == 0
+    bpp, n = ground_truth("cpu-xxs", 0)  # no N to compare at: no ZeroDivisionError
+    assert math.isnan(bpp) and n == 0
     bpp, n = ground_truth("cpu-xxs", math.nan)  # a trial without N
     assert math.isnan(bpp) and n == 0
 

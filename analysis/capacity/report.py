@@ -112,10 +112,12 @@ CARRIED = ["model.base", "data.vocab_size", "model.tie_embeddings", "optim.dtype
 
 def ground_truth(model: str, n_seqs: float) -> tuple[float, int]:
     """(bits/param, N) of the model's long run at the N nearest ``n_seqs``; (nan, 0) if none."""
+    if not n_seqs > 0:  # no N (nan), or none to compare at
+        return math.nan, 0
     runs = [
         (abs(math.log(n / n_seqs)), bpp, n) for (m, n), bpp in GROUND_TRUTH.items() if m == model
     ]
-    if not runs or not n_seqs > 0:
+    if not runs:
         return math.nan, 0
     _, bpp, n = min(runs)
     return bpp, n

@@ -42,8 +42,9 @@ META = "memtune.json"
 ENDED_NORMALLY = "TERMINATED"  # Tune's status of a trial whose function returned
 # Config fields that say how often a trial checkpoints: they never change what it measures.
 NOT_IDENTITY = ("checkpoint_every", "checkpoint")
-# A replicate, never a protocol: last week's seed 0 and today's seed 1 may always be joined.
-REPLICATE = ("seed",)
+# A replicate, never a protocol: last week's seed 0 and today's seed 1 may always be joined, and so
+# may runs whose data draw and initialisation were seeded apart (capacity's data.seed, init_seed)
+REPLICATE = ("seed", "data.seed", "init_seed")
 
 
 def filesystem(uri: str) -> tuple[Any, str]:
