@@ -70,6 +70,24 @@ class SweepTBXLogger(TBXLoggerCallback):
         super().__init__()
         self.params, self.metrics = dict(params), tuple(metrics)
 
+    def log_trial_end(self, trial: Any, failed: bool = False) -> None:
+        """Tune's, without its ``trial.evaluated_params`` gate: a sweep that hands Tune its grid
+        points (``points_to_evaluate``, how presets with paired axes run) has none, and Tune
+        would then write no HParams at all. Ours name the swept fields themselves."""
+        from ray.tune.logger.tensorboardx import VALID_SUMMARY_TYPES
+        from ray.tune.utils import flatten_dict
+
+        if trial in self._trial_writer:
+            if self._trial_result.get(trial):
+                flat = flatten_dict(self._trial_result[trial], delimiter="/")
+                kinds = tuple(VALID_SUMMARY_TYPES)
+                self._try_log_hparams(
+                    trial, {k: v for k, v in flat.items() if isinstance(v, kinds)}
+                )
+            self._trial_writer[trial].close()
+            del self._trial_writer[trial]
+            del self._trial_result[trial]
+
     def _try_log_hparams(self, trial: Any, result: dict[str, Any]) -> None:
         from tensorboardX.summary import hparams
 
