@@ -23,7 +23,7 @@ def test_sweep_prints_each_models_bound_and_no_line_through_bounds(smoke):
     for m in summary["models"]:
         d = table[table["model.name"] == m["model.name"]]
         assert m["bound"] == ">=" and m["n_converged"] == 0
-        assert m["bpp"] == pytest.approx(d["bits_memorized_best"].max() / d["n_params"].iloc[0])
+        assert m["bpp"] == pytest.approx(d["bits_memorized_level"].max() / d["n_params"].iloc[0])
         assert f"{m['model.name']}" in out and f">={m['bpp']:.3f}" in out
     assert f"tensorboard --logdir {path}" in out
     for name in ["bits_vs_dataset.png", "capacity_vs_params.png", "bits_per_param.png"]:
