@@ -74,7 +74,6 @@ VARIED = ["data.n_seqs", "knee_multiple", "optim.lr", "optim.lr_scale"]
 # protocol derives from it (the default gives each model its own budget)
 # a replicate: its seed, data draw and initialisation (the last two follow ``seed`` unless set)
 SEEDS = ["seed", "data.seed", "init_seed"]
-SEED_KEYS = SEEDS
 ACROSS = (
     "model", "data.vocab_size", "optim.dtype", "max_steps", "eval_every", "patience",
     "saturation_window", "optim.decay_steps", "optim.hold_steps", "optim.stall_steps",
@@ -169,21 +168,21 @@ def group_keys(df: pd.DataFrame) -> list[str]:
     """What one capacity is taken over: a (model, seed), and the optimizer setting when a
     protocol study names several (settings are compared, never pooled)."""
     study = "optim.name" in df and df["optim.name"].fillna("").nunique() > 1
-    return ["model.name", *SEED_KEYS, *(["optim.name"] if study else [])]
+    return ["model.name", *SEEDS, *(["optim.name"] if study else [])]
 
 
 def with_seeds(df: pd.DataFrame) -> pd.DataFrame:
     """The table with ``data.seed`` and ``init_seed`` filled from ``seed`` where a trial left
     them to it (or its store predates them): a replicate is its data draw and its init."""
     df = df.copy()
-    for col in SEED_KEYS[1:]:
+    for col in SEEDS[1:]:
         df[col] = (df[col].fillna(df["seed"]) if col in df else df["seed"]).astype(int)
     return df
 
 
 def seed_label(r: Any) -> str:
     """ "seed 1", or "data 1 init 2" when the two draws were seeded apart."""
-    s, d, i = (int(r[k]) for k in SEED_KEYS)
+    s, d, i = (int(r[k]) for k in SEEDS)
     return f"seed {s}" if d == i == s else f"data {d} init {i}"
 
 
@@ -269,7 +268,7 @@ def capacities(df: pd.DataFrame) -> pd.DataFrame:
             "n_budget": int((~d["verdict"].isin(EVIDENCE)).sum()),
             "best_saturated_bits": float(saturated.max()) if len(saturated) else float("nan"),
         })  # fmt: skip
-    return pd.DataFrame(rows).sort_values(["n_params", *SEED_KEYS]).reset_index(drop=True)
+    return pd.DataFrame(rows).sort_values(["n_params", *SEEDS]).reset_index(drop=True)
 
 
 def seed_spread(name: str, bpp: pd.Series) -> tuple[float, int, str]:
@@ -372,7 +371,7 @@ def falls_past_knee(df: pd.DataFrame, cap: pd.DataFrame) -> list[str]:
     df = with_seeds(df if BITS in df else with_estimates(df))
     out = []
     for _, c in cap[cap["plateau_reached"]].iterrows():
-        same = [df[k] == c[k] for k in ["model.name", *SEED_KEYS]]
+        same = [df[k] == c[k] for k in ["model.name", *SEEDS]]
         d = df[np.logical_and.reduce(same)]
         past = d[(d["data.n_seqs"] > c["n_seqs_at_capacity"]) & (d["verdict"] == "saturated")]
         for _, r in past.iterrows():
