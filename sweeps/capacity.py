@@ -33,6 +33,10 @@ VOCAB_STEPS = DEFAULT_STEPS  # the vocab preset: the protocol the default conver
 # so the study's budget, at which every wsd run of cpu-xxs saturated
 PRECISION_STEPS = STUDY_STEPS
 VOCABS = (256, 64, 16, 4, 2)  # the vocab preset's V, costliest first (the head grows with V)
+# the bodies preset: two bodies at each V and tying, at the protocol study's budget, at which
+# every wsd run of cpu-xxs saturated (36 trials of ~1-2 CPU-minutes per thousand steps)
+BODIES_STEPS = STUDY_STEPS
+BODIES_VOCABS = (256, 16, 2)
 MORRIS_STEPS = 1_000_000
 # "saturated": the least-squares trend of memorized bits over the last quarter of the run (the
 # hold, less its first steps, where the bits still catch up with the decay) rose < 2%. At 5%
@@ -126,6 +130,15 @@ MORRIS_MODELS = tuple(
     for d in (32, 64, 128, 256)
 )
 STUDY = replace(protocol(STUDY_STEPS), model=ModelConfig.preset("cpu-xxs"))
+# two bodies that share d_model and so every embedding and position parameter, and differ only
+# in depth: cpu-xxs (one block) and the same with two blocks. At one V and tying their capacity
+# difference over their body difference is what a body parameter holds, with no assumption
+# about the embedding (docs/capacity.md, "Where 3.6 comes from")
+BODIES = tuple(
+    replace(ModelConfig.preset("cpu-xxs"), name=name, n_layer=n_layer, tie_embeddings=tied)
+    for name, n_layer in (("cpu-xxs-2l", 2), ("cpu-xxs", 1))  # costliest first
+    for tied in (False, True)
+)
 SEEDS_STEPS = DEFAULT_STEPS * 3 // 2  # cpu-xxs's budget in the default preset
 SEEDS = replace(protocol(SEEDS_STEPS), model=ModelConfig.preset("cpu-xxs"))
 
@@ -203,6 +216,19 @@ PRESETS = {
         },
         about=f"V {{{', '.join(map(str, VOCABS))}}} x tied/untied x 2 seeds on cpu-xxs "
         f"({VOCAB_STEPS:,} steps, 20 trials)",
+    ),
+    # Where 3.6 comes from, identified (docs/capacity.md): at each V and tying, two bodies that
+    # differ only in depth, so a_V (bits per body parameter) is a within-(V, tying) difference
+    # and b (per embedding parameter) follows, tied and untied apart; 3 seeds
+    "bodies": Sweep(
+        base=replace(protocol(BODIES_STEPS), model=ModelConfig.preset("cpu-xxs")),
+        space={  # the first axis varies fastest: every configuration of a seed, seed by seed
+            "data": {"vocab_size": Grid(BODIES_VOCABS)},
+            "model": Grid(asdict(m) for m in BODIES),
+            "seed": Grid([0, 1, 2]),
+        },
+        about=f"2 bodies (1 and 2 blocks, d_model 8) x V {{{', '.join(map(str, BODIES_VOCABS))}}}"
+        f" x tied/untied x 3 seeds ({BODIES_STEPS:,} steps, 36 trials)",
     ),
     "vocab-smoke": Sweep(
         base=replace(protocol(300), eval_every=50, knee_multiple=0.5),
