@@ -10,7 +10,8 @@ capacity vs parameters gives bits per parameter (Morris et al.: about 3.6).
     python sweeps/capacity.py --preset protocol  # the protocol study (docs/capacity.md), ~12 min
     python sweeps/capacity.py --preset seeds     # 3 data draws x 3 inits: the seed's spread
     python sweeps/capacity.py --preset vocab     # V x tying x 2 seeds: where 3.6 comes from
-    python sweeps/capacity.py --preset precision # fp32 vs pure bf16 on cpu-xxs
+    python sweeps/capacity.py --preset bodies    # two depths at each V and tying: 3.6, identified
+    python sweeps/capacity.py --preset precision # fp32 vs mixed vs pure bf16 on cpu-xxs
     python sweeps/capacity.py --preset paper --address auto --gpus-per-trial 0.25
     python sweeps/capacity.py --preset morris --address auto --gpus-per-trial 0.5
 """
@@ -29,8 +30,9 @@ DEFAULT_STEPS = 48_000  # README command 1
 CPU_STEPS = 36_000  # the cpu preset (12 trials)
 STUDY_STEPS = 24_000  # the protocol study (9 trials)
 VOCAB_STEPS = DEFAULT_STEPS  # the vocab preset: the protocol the default converges at
-# the precision preset: pure bf16 costs 3.8x fp32 a step on this CPU (23.8 vs 6.3 ms, cpu-xxs),
-# so the study's budget, at which every wsd run of cpu-xxs saturated
+# the precision preset: pure bf16 costs 3.8x fp32 a step on this CPU (23.8 vs 6.3 ms, cpu-xxs)
+# and mixed (CPU autocast) about as much, so the study's budget, at which every wsd run of
+# cpu-xxs saturated
 PRECISION_STEPS = STUDY_STEPS
 VOCABS = (256, 64, 16, 4, 2)  # the vocab preset's V, costliest first (the head grows with V)
 # the bodies preset: two bodies at each V and tying, at the protocol study's budget, at which
@@ -252,11 +254,15 @@ PRESETS = {
         },
         about="4 tiny trials of the vocab preset's axes for tests, under a minute",
     ),
-    # Morris et al. compare fp32 with bf16 training; pure bf16 stores 16 bits a parameter
+    # Morris et al. compare fp32 with bf16 training. Three ways at the same steps: fp32; mixed
+    # (bf16 compute over fp32 master weights and moments: a parameter still holds 32 bits); pure
+    # bf16 (a parameter holds 16 bits, and small updates round away: each evaluation reports
+    # the share of entries the last step left unchanged, memtune.core.precision)
     "precision": Sweep(
         base=replace(protocol(PRECISION_STEPS), model=ModelConfig.preset("cpu-xxs")),
-        space={"optim": {"dtype": Grid(["bf16", "fp32"])}, "seed": Grid([0, 1])},
-        about=f"fp32 vs pure bf16 on cpu-xxs at V=2, 2 seeds ({PRECISION_STEPS:,} steps, 4 trials)",
+        space={"optim": {"dtype": Grid(["bf16", "mixed", "fp32"])}, "seed": Grid([0, 1, 2])},
+        about=f"fp32 vs mixed vs pure bf16 on cpu-xxs at V=2, 3 seeds ({PRECISION_STEPS:,} "
+        "steps, 9 trials)",
     ),
     # Morris et al.'s Table 1 on a GPU cluster: 1-8 layers x d_model 32-256, V = 2048, T = 64,
     # tied (their parameter counts are GPT-2's with a tied embedding: 80,352 for 1 x 32), fp32

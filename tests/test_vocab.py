@@ -108,7 +108,7 @@ def test_morris_preset_counts_are_table_1s():
 
 
 def test_bad_dtype_names_the_field():
-    with pytest.raises(ConfigError, match=r"optim.dtype must be one of fp32, bf16"):
+    with pytest.raises(ConfigError, match=r"optim.dtype must be one of fp32, mixed, bf16"):
         OptimConfig(dtype="fp16")
     with pytest.raises(ConfigError, match="model.tie_embeddings"):
         ModelConfig(tie_embeddings="yes")

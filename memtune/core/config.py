@@ -135,8 +135,10 @@ MODEL_PRESETS: dict[str, ModelConfig] = {
 SCHEDULES = ("cosine", "wsd", "plateau")
 # "bf16": the model's parameters, activations, gradients and AdamW moments in bfloat16 (pure
 # bf16, so a parameter holds 16 bits: the storage Morris et al.'s fp32/bf16 comparison is
-# about); the loss and every evaluated log-probability are computed in fp32 from its logits
-DTYPES = ("fp32", "bf16")
+# about); "mixed": torch autocast, the forward pass in bf16 over fp32 parameters, gradients
+# and moments (a parameter holds 32 bits; memtune.core.precision). In every case the loss and
+# each evaluated log-probability are computed in fp32 from the logits
+DTYPES = ("fp32", "mixed", "bf16")
 
 
 @dataclass(frozen=True)

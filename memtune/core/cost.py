@@ -30,8 +30,10 @@ MEASURED: tuple[tuple[tuple[str, int, int, int], float], ...] = (
     (("cpu-xxs", 99, 64, 2), 7.0),
     (("cpu-xs", 128, 64, 2), 10.5),
 )
-# pure bf16 costs 3.8x fp32 a step on this CPU (23.8 vs 6.3 ms, cpu-xxs; sweeps/capacity.py)
-DTYPE_FACTOR = {"fp32": 1.0, "bf16": 3.8}
+# pure bf16 costs 3.8x fp32 a step on this CPU (23.8 vs 6.3 ms, cpu-xxs; sweeps/capacity.py);
+# mixed (CPU autocast to bf16) 4.25x (81.3 vs 19.1 ms, the same 400 steps back to back on a
+# busy machine, 2026-12-03)
+DTYPE_FACTOR = {"fp32": 1.0, "mixed": 4.25, "bf16": 3.8}
 
 
 def step_work(model: ModelConfig, batch: int, seq_len: int, vocab_size: int) -> float:
@@ -62,7 +64,7 @@ def step_ms(
         batch: sequences per step B (the batch actually used: min(batch_size, N)).
         seq_len: tokens per sequence T.
         vocab_size: V.
-        dtype: "fp32" or "bf16".
+        dtype: "fp32", "mixed" or "bf16".
     """
     work = step_work(model, batch, seq_len, vocab_size)
     return (FIXED_MS + MS_PER_WORK * work) * DTYPE_FACTOR.get(dtype, 1.0)

@@ -26,6 +26,7 @@ from memtune.core.loop import LoopMeter, LoopState
 from memtune.core.metrics import memorization_summary, sequence_code_lengths, sequence_floor_bits
 from memtune.core.models import build_model, count_params, param_split
 from memtune.core.optim import BatchOrder, Schedule, make_optimizer, optimizer_step
+from memtune.core.precision import compute_context, snapshot, unchanged_fraction
 from memtune.core.progress import (
     annealed_stretch,
     gain_over,
@@ -110,18 +111,26 @@ def train(
     batches = BatchOrder(N, cfg.optim.batch_size, cfg.model_seed)
     meter = LoopMeter(state, device)
     metrics: dict[str, Any] = {}
+    compute = compute_context(cfg.optim.dtype, device)  # bf16 autocast under "mixed"
     model.train()
     while state.step < cfg.max_steps:
         idx = batches(state.step)
         x, y = (inputs, data) if idx is None else (inputs[idx], data[idx])
         lr = sched.lr(state.step, peak, cfg.optim, cfg.max_steps)
-        loss = optimizer_step(opt, model, model(x), y, lr, cfg.optim.grad_clip)
+        # the step before an evaluation is watched: how many entries did it leave unchanged
+        watched = (state.step + 1) % cfg.eval_every == 0 or state.step + 1 >= cfg.max_steps
+        before = snapshot(model.parameters()) if watched else None
+        with compute:
+            logits = model(x)
+        loss = optimizer_step(opt, model, logits, y, lr, cfg.optim.grad_clip)
         meter.add(loss, tokens=x.size(0) * T)
         if state.step % cfg.eval_every and state.step < cfg.max_steps:
             continue
 
         meter.eval_started()
-        code_bits = sequence_code_lengths(model, inputs, data).cpu().numpy()
+        unchanged = unchanged_fraction(before, model.parameters()) if before else float("nan")
+        with compute:
+            code_bits = sequence_code_lengths(model, inputs, data).cpu().numpy()
         summary = memorization_summary(
             code_bits, floor_bits, T, cfg.data.vocab_size, cfg.memorized_slack_bits
         )
@@ -156,6 +165,9 @@ def train(
             "seed_data": cfg.data_seed,
             "seed_init": cfg.model_seed,
             "bits_per_param": summary["bits_memorized"] / n_params,
+            # the share of parameter entries the last step left unchanged: updates that round
+            # away under pure bf16 (memtune.core.precision); ~0 in fp32 and mixed
+            "frac_unchanged": unchanged,
             "train_seconds": state.train_seconds,
             "eval_seconds": state.eval_seconds,
             "decay_start": sched.decay_start(cfg.optim, cfg.max_steps),  # -1: a cosine
