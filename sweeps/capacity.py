@@ -31,9 +31,9 @@ CPU_STEPS = 36_000  # the cpu preset (12 trials)
 STUDY_STEPS = 24_000  # the protocol study (9 trials)
 VOCAB_STEPS = DEFAULT_STEPS  # the vocab preset: the protocol the default converges at
 # the precision preset: pure bf16 costs 3.8x fp32 a step on this CPU (23.8 vs 6.3 ms, cpu-xxs)
-# and mixed (CPU autocast) about as much, so the study's budget, at which every wsd run of
-# cpu-xxs saturated
-PRECISION_STEPS = STUDY_STEPS
+# and mixed (CPU autocast) 4.25x, so half the study's budget: 9 trials fit 2 cores in about
+# half an hour. Each dtype is judged by its own verdict; a run its budget stopped is a bound
+PRECISION_STEPS = STUDY_STEPS // 2
 VOCABS = (256, 64, 16, 4, 2)  # the vocab preset's V, costliest first (the head grows with V)
 # the bodies preset: two bodies at each V and tying, at the protocol study's budget, at which
 # every wsd run of cpu-xxs saturated (36 trials of ~1-2 CPU-minutes per thousand steps)
