@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis.capacity.bodies import bodies_summary, format_bodies
 from analysis.common.compare import compare
 from analysis.common.fit import FitResult, fit_ols, mean_ci95
 from memtune.core.config import ModelConfig
@@ -311,6 +312,9 @@ def vocab_summary(cap: pd.DataFrame) -> dict[str, Any]:
     out["per_vocab"] = per_v.to_dict(orient="records")
     out["morris_prediction_by_trend"] = morris_prediction_by_trend(per_v)
     out["comparisons"] = axis_comparisons(cap)
+    bodies = bodies_summary(cap)
+    if bodies is not None:
+        out["bodies"] = bodies
     return out
 
 
@@ -345,7 +349,9 @@ def format_vocab(v: dict[str, Any]) -> str:
         lines += [f"    {c['group']} - {c['reference']}: {c['text']}" for c in v["comparisons"]]
     if v.get("per_vocab"):
         lines.append(
-            "  each V from its tied and untied twins (same body; OLS over its converged runs):"
+            "  each V from its tied and untied twins (same body; OLS over its converged runs), "
+            "ASSUMING a tied and an untied embedding parameter store the same (one of a family "
+            "of solutions; the bodies preset measures a without it):"
         )
         for r in v["per_vocab"]:
             lines.append(
@@ -354,6 +360,8 @@ def format_vocab(v: dict[str, Any]) -> str:
                 f"{r['bits_per_embedding_param']:>7.3f} {_ci(*r['embedding_ci95']):>17} "
                 f"bits/embedding param  ({r['n_points']} runs)"
             )
+    if v.get("bodies"):
+        lines += ["", format_bodies(v["bodies"])]
     f = v["fit"]
     if f is None:
         lines.append(f"  {v['no_fit_reason']}")
