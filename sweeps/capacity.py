@@ -235,8 +235,11 @@ PRESETS = {
         f" untied x 3 seeds ({BODIES_STEPS:,} steps, 18 trials)",
     ),
     "bodies-tied": Sweep(
-        base=replace(protocol(BODIES_STEPS), model=ModelConfig.preset("cpu-xxs"),
-                     data=DataConfig(vocab_size=256)),  # fmt: skip
+        base=replace(
+            protocol(BODIES_STEPS),
+            model=ModelConfig.preset("cpu-xxs"),
+            data=DataConfig(vocab_size=256),
+        ),  # fmt: skip
         space={
             "model": Grid(asdict(m) for m in BODIES if m.tie_embeddings),
             "seed": Grid([0, 1, 2]),
