@@ -171,3 +171,18 @@ def test_models_that_fit_and_the_summary_prints():
     assert "a(V=256) - a(V=2) untied (fp32)" in text and "1x32" in text
     assert bodies_summary(cap[cap["model.base"] == "cpu-xxs"]) is None  # one body: no pairs
     assert morris_models(body_table(body_pairs(cap)).iloc[0:0]) == []
+
+
+def test_a_pending_trials_empty_folder_is_not_a_half_written_trial(tmp_path):
+    """A sweep stopped before it reached a trial leaves the empty folder Tune made for it: that
+    trial never started (Tune's state says PENDING), which is not a corrupted store."""
+    from analysis.common.load import _check_trial_files
+    from analysis.common.store import Store
+    from memtune.core.cli import UsageError
+
+    (tmp_path / "pending").mkdir()
+    _check_trial_files(Store.open(tmp_path / "pending"))  # no error
+    (tmp_path / "half").mkdir()
+    (tmp_path / "half" / "result.json").write_text("{}\n")
+    with pytest.raises(UsageError, match="has no params.json"):
+        _check_trial_files(Store.open(tmp_path / "half"))

@@ -356,8 +356,10 @@ def check_across(
 
 def _check_trial_files(trial_dir: Store) -> None:
     """Refuse a half-written trial rather than fit numbers that may be stale or partial."""
-    if not trial_dir.is_dir():
-        return  # never started (no folder yet): Tune's state is all there is
+    if not trial_dir.is_dir() or not trial_dir.glob("*"):
+        # never started: no folder yet, or the empty one Tune makes for a pending trial (a
+        # sweep stopped before it reached them); Tune's state is all there is
+        return
     name = trial_dir.name
     if not trial_dir.child("params.json").is_file():
         raise UsageError(f"trial {name} has no params.json: the experiment is incomplete")
