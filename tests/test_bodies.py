@@ -186,3 +186,16 @@ def test_a_pending_trials_empty_folder_is_not_a_half_written_trial(tmp_path):
     (tmp_path / "half" / "result.json").write_text("{}\n")
     with pytest.raises(UsageError, match="has no params.json"):
         _check_trial_files(Store.open(tmp_path / "half"))
+
+
+def test_a_line_through_two_vocabularies_carries_their_errors():
+    cap = synthetic(a=lambda v: 2.0 + 0.1 * math.log2(v), b=0.5, noise=0.01, vocabs=(2, 256))
+    models = {m["model"]: m for m in morris_models(body_table(body_pairs(cap)))}
+    rising = models["a rising in log2 V, one b"]
+    # exact through the two V's: a(2048) = a(2) + (a(256) - a(2)) x (11 - 1) / (8 - 1)
+    t = body_table(body_pairs(cap)).set_index("vocab_size")
+    assert rising["a"] == pytest.approx(t.loc[2, "a"] + (t.loc[256, "a"] - t.loc[2, "a"]) * 10 / 7)
+    assert rising["a_dof"] == 2  # 3 seeds behind each point
+    # the extrapolation's error exceeds either point's own
+    se_256 = (t.loc[256, "a_ci95"][1] - t.loc[256, "a_ci95"][0]) / 2 / 4.302652729911275
+    assert rising["a_se"] > se_256

@@ -165,10 +165,12 @@ def body_comparisons(pairs: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
-def _weighted_line(x: np.ndarray, y: np.ndarray, se: np.ndarray, at: float
+def _weighted_line(x: np.ndarray, y: np.ndarray, se: np.ndarray, at: float, seed_dof: int
                    ) -> tuple[float, float, int]:  # fmt: skip
-    """Weighted least squares y = p0 + p1 x (weights 1/se^2, se scaled by the fit's residual
-    when it has degrees of freedom), read at ``at``: (value, its standard error, dof)."""
+    """Weighted least squares y = p0 + p1 x (weights 1/se^2), read at ``at``: (value, its
+    standard error, dof). With more points than 2 the errors are scaled up by the fit's
+    residual (never down) and the dof is the fit's; through 2 points the line is exact and its
+    error is the points' own, propagated, with ``seed_dof`` (the seeds behind each point)."""
     w = 1.0 / se**2
     X = np.column_stack([np.ones_like(x), x])
     cov = np.linalg.inv(X.T @ (X * w[:, None]))
@@ -178,7 +180,7 @@ def _weighted_line(x: np.ndarray, y: np.ndarray, se: np.ndarray, at: float
         chi2 = float(np.sum(w * (y - X @ p) ** 2)) / dof
         cov = cov * max(chi2, 1.0)  # never narrower than the seeds' own errors say
     g = np.array([1.0, at])
-    return float(g @ p), math.sqrt(float(g @ cov @ g)), dof
+    return float(g @ p), math.sqrt(float(g @ cov @ g)), dof if dof > 0 else seed_dof
 
 
 def _weighted_mean(y: np.ndarray, se: np.ndarray) -> tuple[float, float, int]:
@@ -213,10 +215,11 @@ def morris_models(table: pd.DataFrame) -> list[dict[str, Any]]:
         return models
     x_a = np.log2(a_rows["vocab_size"].to_numpy(dtype=float))
     a_terms = {"a constant": _weighted_mean(a_rows["a"].to_numpy(), se("a", a_rows))}
-    if len(np.unique(x_a)) >= 3:  # two V fix a line exactly: no test of it, no interval
+    if len(np.unique(x_a)) >= 2:  # through two V exact (no test of the line), its error the V's
         a_terms["a rising in log2 V"] = _weighted_line(
-            x_a, a_rows["a"].to_numpy(), se("a", a_rows), math.log2(MORRIS_V)
-        )
+            x_a, a_rows["a"].to_numpy(), se("a", a_rows), math.log2(MORRIS_V),
+            int(a_rows["n_exact"].min()) - 1,
+        )  # fmt: skip
     b_terms = {"one b": _weighted_mean(b_rows["b"].to_numpy(), se("b", b_rows))}
     tied_b = b_rows[b_rows["tied"]]
     if len(tied_b):
