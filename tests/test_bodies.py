@@ -18,6 +18,7 @@ from analysis.capacity.bodies import (
     format_bodies,
     morris_models,
     morris_spread,
+    next_measurement,
 )
 from memtune.core.config import ModelConfig, replace
 from memtune.core.param_counts import gpt_param_split
@@ -199,3 +200,11 @@ def test_a_line_through_two_vocabularies_carries_their_errors():
     # the extrapolation's error exceeds either point's own
     se_256 = (t.loc[256, "a_ci95"][1] - t.loc[256, "a_ci95"][0]) / 2 / 4.302652729911275
     assert rising["a_se"] > se_256
+
+
+def test_the_next_measurement_names_the_v_nearest_2048_as_the_best_lever():
+    cap = synthetic(a=lambda v: 2.0 + 0.1 * math.log2(v), b=0.5, noise=0.01, vocabs=(2, 256))
+    nxt = {n["added"]: n["a_se_at_2048"] for n in next_measurement(body_table(body_pairs(cap)))}
+    assert set(nxt) == {"none", "V=16", "V=64", "V=1024"}
+    # a point nearer 2,048 pins the extrapolation most; any point helps
+    assert nxt["V=1024"] < nxt["V=64"] < nxt["none"] and nxt["V=16"] < nxt["none"]

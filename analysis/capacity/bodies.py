@@ -231,6 +231,43 @@ def morris_models(table: pd.DataFrame) -> list[dict[str, Any]]:
     return models
 
 
+def next_measurement(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """Which one more V of the bodies design would shrink the rising-a model's error at
+    V = 2048 most: for each V not measured (16, 64, 1,024), the error of a at 2,048 with that V
+    added at the error of the nearest measured V (the same seeds and budget); [] without the
+    rising-a model. A planning figure, not a measurement: the added point's value does not
+    enter the error of a weighted line, only its x and its error."""
+    t = table[(table["dtype"] == "fp32") & (table["a_bound"] == "")] if len(table) else table
+    if t.empty:
+        return []
+    half = np.array([(c[1] - c[0]) / 2 for c in t["a_ci95"]], dtype=float)
+    se = half / np.array([_t975(int(k) - 1) for k in t["n_exact"]])
+    keep = np.isfinite(se)
+    x = np.log2(t["vocab_size"].to_numpy(dtype=float))[keep]
+    se = se[keep]
+    if len(np.unique(x)) < 2:
+        return []
+
+    def err(xs: np.ndarray, ses: np.ndarray) -> float:
+        w = 1.0 / ses**2
+        X = np.column_stack([np.ones_like(xs), xs])
+        g = np.array([1.0, math.log2(MORRIS_V)])
+        return math.sqrt(float(g @ np.linalg.inv(X.T @ (X * w[:, None])) @ g))
+
+    out = [{"added": "none", "a_se_at_2048": err(x, se)}]
+    for v in (16, 64, 1024):
+        if math.log2(v) in set(x):
+            continue
+        near = se[np.argmin(np.abs(x - math.log2(v)))]
+        out.append(
+            {
+                "added": f"V={v}",
+                "a_se_at_2048": err(np.append(x, math.log2(v)), np.append(se, near)),
+            }
+        )
+    return out
+
+
 def morris_spread(models: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each of Morris et al.'s d_model 32 models (1, 2, 4, 8 layers; V = 2048, T = 64, tied)
     predicted under every fitted model, with each model's 95% interval (a and b from separate
@@ -291,6 +328,7 @@ def bodies_summary(cap: pd.DataFrame) -> dict[str, Any] | None:
         "comparisons": body_comparisons(pairs),
         "morris_models": models,
         "morris_prediction": morris_spread(models),
+        "next_measurement": next_measurement(table),
     }
 
 
@@ -340,4 +378,11 @@ def format_bodies(s: dict[str, Any]) -> str:
             )
     else:
         lines.append("  no Morris prediction: no fp32 (V, tying) has a and b with intervals")
+    nxt = s.get("next_measurement") or []
+    if len(nxt) > 1:
+        lines.append(
+            "  the error of a at V=2048 (rising-a model) with one more V of the design "
+            "(at its nearest measured V's error): "
+            + ", ".join(f"{n['added']} {n['a_se_at_2048']:.2f}" for n in nxt)
+        )
     return "\n".join(lines)
