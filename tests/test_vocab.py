@@ -327,3 +327,19 @@ def test_precision_pairs_its_seeds_and_a_budget_seed_is_a_bound(tmp_path):
     df.loc[(df["optim.dtype"] == "bf16") & (df["seed"] == 1), "verdict"] = "budget"
     (c,) = analyze(df, tmp_path / "b")["vocab"]["comparisons"]
     assert c["verdict"] == "not decided" and "lower-bound" in c["why"]
+
+
+def test_pure_bf16_is_compared_with_mixed_too(tmp_path):
+    # mixed stores what fp32 does, pure bf16 less: bf16 - mixed is the storage question
+    df = _axis_rows({(False, "fp32"): [2.0, 2.1, 2.05], (False, "mixed"): [2.02, 2.08, 2.06],
+                     (False, "bf16"): [1.5, 1.6, 1.55]})  # fmt: skip
+    df["frac_unchanged"] = df["optim.dtype"].map({"fp32": 0.0, "mixed": 0.0, "bf16": 0.4})
+    v = analyze(df, tmp_path)["vocab"]
+    comps = {c["what"]: c for c in v["comparisons"]}
+    assert set(comps) == {"mixed - fp32", "bf16 - fp32", "bf16 - mixed"}
+    assert comps["bf16 - mixed"]["paired"] and comps["bf16 - mixed"]["verdict"] == "held"
+    assert comps["bf16 - mixed"]["diff"] == pytest.approx(-0.5033, abs=1e-3)
+    assert comps["mixed - fp32"]["verdict"] != "held"
+    groups = {g["dtype"]: g for g in v["groups"]}
+    assert groups["bf16"]["frac_unchanged"] == pytest.approx(0.4)
+    assert groups["mixed"]["frac_unchanged"] == 0.0

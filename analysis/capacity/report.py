@@ -260,6 +260,10 @@ def capacities(df: pd.DataFrame) -> pd.DataFrame:
             "n_seqs_at_capacity": int(best["data.n_seqs"]),
             "efficiency_at_capacity": float(best[BITS] / best["bits_achievable"]),
             "verdict_at_capacity": str(best["verdict"]),
+            # the share of entries its last step left unchanged (rounded-away updates in pure
+            # bf16, memtune.core.precision); nan in stores that predate the count
+            "frac_unchanged": float(best["frac_unchanged"]) if "frac_unchanged" in best
+            else math.nan,
             "status": status,
             "plateau_reached": status == CONVERGED,
             "reason": reason,

@@ -65,6 +65,10 @@ def with_group_labels(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+def _nan(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
 def _true(value: Any) -> bool:
     """A bool as stored: True, or "True"/"true" as a CSV gives it back."""
     return str(value).strip().lower() in ("true", "1", "1.0")
@@ -116,6 +120,8 @@ def group_table(cap: pd.DataFrame) -> pd.DataFrame:
             "capacity_bits": c[0], "capacity_ci95": [c[1], c[2]],
             "bpp": b[0], "bpp_ci95": [b[1], b[2]],
             "bpp_non_embedding": bn[0], "bpp_non_embedding_ci95": [bn[1], bn[2]],
+            "frac_unchanged": float(d["frac_unchanged"].mean()) if "frac_unchanged" in d
+            else math.nan,
             "statuses": "; ".join(f"seed {int(r['seed'])}: {r['status']}" for _, r in d.iterrows()),
             # each seed's best trial's verdict, in seed order: every point's verdict at a glance
             "verdicts": ",".join(
@@ -134,11 +140,17 @@ def axis_comparisons(cap: pd.DataFrame) -> list[dict[str, Any]]:
     untied models differ in shape, so their inits differ and their seeds are unpaired."""
     out = []
     keys = ["model.base", "data.vocab_size", "model.tie_embeddings", "optim.dtype"]
-    for axis, ref in (("model.tie_embeddings", False), ("optim.dtype", "fp32")):
+    # each dtype against fp32, and pure bf16 against mixed: the same bf16 compute, 16-bit
+    # against 32-bit parameters, so that difference is storage (or updates that round away)
+    for axis, ref in (("model.tie_embeddings", False), ("optim.dtype", "fp32"),
+                      ("optim.dtype", "mixed")):  # fmt: skip
         rest = [k for k in keys if k != axis]
         for _, d in cap.groupby(rest, sort=False):
             base = d[d[axis] == ref]
-            for value in (v for v in d[axis].unique() if v != ref):
+            others = [v for v in d[axis].unique() if v != ref]
+            if ref == "mixed":
+                others = [v for v in others if v == "bf16"]
+            for value in others:
                 other = d[d[axis] == value]
                 if base.empty or other.empty:
                     continue
@@ -156,7 +168,7 @@ def axis_comparisons(cap: pd.DataFrame) -> list[dict[str, Any]]:
                     a_bounds=~a["plateau_reached"].astype(bool),
                     b_bounds=~b["plateau_reached"].astype(bool),
                 )  # fmt: skip
-                what = "tied - untied" if axis == "model.tie_embeddings" else f"{value} - fp32"
+                what = "tied - untied" if axis == "model.tie_embeddings" else f"{value} - {ref}"
                 out.append({
                     "what": what, "model.base": d["model.base"].iloc[0],
                     "vocab_size": int(d["data.vocab_size"].iloc[0]),
@@ -344,6 +356,15 @@ def format_vocab(v: dict[str, Any]) -> str:
     for g in v["groups"]:
         if g["bound"] or g["n_converged"] < g["n_seeds"]:
             lines.append(f"  {g['group']}: {g['statuses']}")
+    if any(g["dtype"] != "fp32" for g in v["groups"]):
+        lines.append(
+            "  entries the last step (at the floor lr) left unchanged, mean over seeds: "
+            + ", ".join(
+                f"{g['group']} {g['frac_unchanged']:.1%}"
+                for g in v["groups"]
+                if not _nan(g.get("frac_unchanged"))
+            )  # fmt: skip
+        )
     if v.get("comparisons"):
         lines.append("  comparisons, bits/param (held / did not hold / not decided by the seeds):")
         lines += [f"    {c['group']} - {c['reference']}: {c['text']}" for c in v["comparisons"]]
