@@ -270,7 +270,7 @@ PRESETS = {
     # Morris et al.'s Table 1 on a GPU cluster: 1-8 layers x d_model 32-256, V = 2048, T = 64,
     # tied (their parameter counts are GPT-2's with a tied embedding: 80,352 for 1 x 32), fp32
     # and bf16, N at 2x each model's knee at their 3.6 bits/param. About 0.3 s a step on one
-    # CPU core for 1 x 32 (README): GPU work.
+    # CPU core for 1 x 32 (docs/measurement.md): GPU work.
     "morris": Sweep(
         base=replace(
             protocol(MORRIS_STEPS),

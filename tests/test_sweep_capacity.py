@@ -30,6 +30,18 @@ def test_sweep_prints_each_models_bound_and_no_line_through_bounds(smoke):
         assert (path / "analysis" / name).stat().st_size > 10_000
 
 
+def test_progress_table_shows_budget_used_and_time_left(smoke):
+    """Before the first trial the sweep says when it should end; Tune's table then shows each
+    trial's share of its budget and its minutes left (the columns, and the values at the end:
+    every smoke trial ran its whole 300-step budget)."""
+    path, out, _ = smoke
+    assert "[memtune] expected wall time " in out.split("Trial name")[0]
+    header = next(ln for ln in out.splitlines() if "Trial name" in ln)
+    assert "budget used" in header and "min left" in header
+    table = pd.read_parquet(path / "analysis" / "table.parquet")
+    assert (table["budget_used"] == 1.0).all() and (table["time_left_min"] == 0.0).all()
+
+
 def test_every_grid_point_ran_once(smoke):
     path, _, _ = smoke
     table = pd.read_parquet(path / "analysis" / "table.parquet")

@@ -6,6 +6,7 @@ import pandas as pd
 from conftest import run_py
 from test_bad_input import assert_one_line_error
 
+from analysis.common.figures import plt
 from analysis.threshold import analyze
 
 
@@ -185,3 +186,68 @@ def test_the_overall_verdict_keeps_its_qualifier():
     assert overall_verdict(["held", "did not hold"]) == "differs by protocol"
     assert overall_verdict(["not decided", "not measured"]) == "not decided"
     assert overall_verdict(["not measured"]) == "not measured"
+
+
+def bound_points(fig) -> set[tuple[float, float]]:
+    """(x, y) of every point a figure draws as a lower bound (the artists, not the pixels)."""
+    from analysis.threshold.plots import BOUND_GID
+
+    return {
+        (float(x), float(y))
+        for line in fig.axes[0].get_lines()
+        if line.get_gid() == BOUND_GID
+        for x, y in zip(line.get_xdata(), line.get_ydata(), strict=True)
+    }
+
+
+def filled_points(fig) -> set[tuple[float, float]]:
+    """(x, y) of the filled dots: the thresholds a figure presents as measured."""
+    return {
+        (float(x), float(y))
+        for line in fig.axes[0].get_lines()
+        if line.get_marker() == "o" and line.get_gid() is None
+        for x, y in zip(line.get_xdata(), line.get_ydata(), strict=True)
+    }
+
+
+def test_a_capped_group_is_drawn_as_a_lower_bound(tmp_path):
+    """A transformer that memorized every size up to the cap is a triangle, not a dot, and the
+    legend says "lower bound (cap)"; a measured threshold beside it stays a filled dot."""
+    from analysis.threshold.plots import (
+        plot_threshold_bits_per_param,
+        plot_threshold_vs_heads,
+        plot_threshold_vs_params,
+    )
+    from analysis.threshold.report import per_model, thresholds
+
+    rows = (
+        censored("transformer", 64_000, 1, 32, 0, 52672, 256)
+        + [{**r, "protocol": "patient"} for r in probes(
+            "transformer", 64_000, 1, 4, 0, 62000, {64: 1, 128: 0, 96: 1, 112: 0})]  # 96
+    )  # fmt: skip
+    models = per_model(thresholds(pd.DataFrame(rows)))
+    heads = plot_threshold_vs_heads(models)
+    assert bound_points(heads) == {(32.0, 256.0)}
+    assert filled_points(heads) == {(4.0, 96.0)}
+    labels = heads.axes[0].get_legend_handles_labels()[1]
+    assert "lower bound (cap)" in labels and "lower bound (unresolved)" not in labels
+    assert (52672.0, 256.0) in bound_points(plot_threshold_vs_params(models))
+    bpp = plot_threshold_bits_per_param(models)
+    capped = models[models["model.n_head"] == 32]["bits_per_param"].iloc[0]
+    assert bound_points(bpp) == {(52672.0, capped)}
+    offsets = {tuple(map(float, o)) for c in bpp.axes[0].collections for o in c.get_offsets()}
+    assert (52672.0, capped) not in offsets  # not drawn as a measured point as well
+    plt.close("all")
+
+
+def test_an_unresolved_group_is_a_lower_bound_of_its_own_kind(tmp_path):
+    from analysis.threshold.plots import plot_threshold_vs_depth
+    from analysis.threshold.report import per_model, thresholds
+
+    ended = pd.DataFrame(probes("mlp", 10_000, 1, 1, 0, 9949, {64: 1}))
+    crashed = pd.DataFrame(probes("mlp", 10_000, 1, 1, 0, 9949, {128: 0}, status="ERROR"))
+    models = per_model(thresholds(ended.assign(protocol=""), crashed.assign(protocol="")))
+    fig = plot_threshold_vs_depth(models)
+    assert bound_points(fig) == {(1.0, 64.0)} and not filled_points(fig)
+    assert "lower bound (unresolved)" in fig.axes[0].get_legend_handles_labels()[1]
+    plt.close(fig)

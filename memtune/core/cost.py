@@ -23,9 +23,10 @@ from memtune.core.config import ModelConfig
 from memtune.core.param_counts import gpt_param_count
 
 # (model preset, batch B, T, V) -> ms a step, measured one process at a time on this machine
-# (README, "The default preset and the 2 CPUs": 1,332-step runs of the exact trial configs,
-# cpu-xxs 7.03 and 7.10 ms at N = B = 99, cpu-xs 10.39 and 11.10 ms at N = 191, B = 128). Held at
-# 7.0 and 10.5 ms: the 2:3 the capacity default's budgets (72,000 and 48,000 steps) were set by.
+# (docs/performance.md, "The default preset and the 2 CPUs": 1,332-step runs of the exact
+# trial configs, cpu-xxs 7.03 and 7.10 ms at N = B = 99, cpu-xs 10.39 and 11.10 ms at N = 191,
+# B = 128). Held at 7.0 and 10.5 ms: the 2:3 the capacity default's budgets (72,000 and 48,000
+# steps) were set by.
 MEASURED: tuple[tuple[tuple[str, int, int, int], float], ...] = (
     (("cpu-xxs", 99, 64, 2), 7.0),
     (("cpu-xs", 128, 64, 2), 10.5),

@@ -45,10 +45,15 @@ class Experiment:
     x_axis: str = "step"
     # the metrics a researcher reads first: the progress table and TensorBoard's HParams view
     headline: tuple[str, ...] = ()
+    # (reported count, config attribute holding its budget): the progress table's share of the
+    # budget done and time left (memtune.core.eta); () = a loop without a fixed budget
+    budget: tuple[str, ...] = ("step", "max_steps")
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier():
             raise ConfigError(f"experiment name must be an identifier, got {self.name!r}")
+        if self.budget and len(self.budget) != 2:
+            raise ConfigError(f"experiment {self.name}: budget is (count metric, config field)")
         if ":" not in self.loop or (self.state and ":" not in self.state):
             raise ConfigError(f"experiment {self.name}: loop and state are 'module:attribute'")
 

@@ -60,13 +60,72 @@ def varying(configs: list[dict[str, Any]]) -> list[str]:
     return [k for k in keys if len({repr(f.get(k)) for f in flat}) > 1]
 
 
+def _slots(cpus: float, args: Any) -> int:
+    """Trials at once on ``cpus`` CPUs: one per ``--cpus-per-trial``, at most --max-concurrent."""
+    slots = max(1, int(cpus // args.cpus_per_trial))
+    return min(slots, args.max_concurrent) if args.max_concurrent else slots
+
+
+def _trial_seconds(sweep: Sweep, configs: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """(label, N, steps, ms a step, CPU seconds or None) of every trial, in Tune's order."""
+    cls, paths = type(sweep.base), shown_paths(sweep)
+    rows = []
+    for c in configs:
+        n, steps, ms = estimate(cls.from_dict(c))
+        seconds = steps * ms / 1000 if steps and ms else None
+        rows.append((point_label(c, paths) or "(the preset)", n, steps, ms, seconds))
+    return rows
+
+
+def _place(times: list[float | None], slots: int) -> tuple[list[int], float]:
+    """The CPU slot each trial lands on when Tune starts them in order on the free slots, and
+    the wall time when the last one ends."""
+    free = [(0.0, i) for i in range(slots)]  # (busy until, CPU slot)
+    on: list[int] = []
+    for seconds in times:
+        until, slot = heapq.heappop(free)
+        on.append(slot)
+        heapq.heappush(free, (until + (seconds or 0.0), slot))
+    return on, max(until for until, _ in free)
+
+
+def expected_wall(
+    sweep: Sweep, configs: list[dict[str, Any]], cpus: float, args: Any
+) -> tuple[float, float, int] | None:
+    """(wall seconds, CPU seconds, trials at once) the sweep is expected to take on ``cpus``
+    CPUs, or None when it cannot be estimated (a search, or a trial the cost table does not
+    cover). The estimate the sweep prints before it starts, and the dry run's last line."""
+    if sweep.search is not None:
+        return None
+    times = [r[4] for r in _trial_seconds(sweep, configs)]
+    if not times or any(t is None for t in times):
+        return None
+    slots = _slots(cpus, args)
+    _, wall = _place(times, slots)
+    return wall, sum(times), slots  # type: ignore[arg-type]
+
+
+def start_note(sweep: Sweep, configs: list[dict[str, Any]], cpus: float, args: Any) -> str:
+    """The line a sweep prints before its first trial: when it should end, and how to tell."""
+    est = expected_wall(sweep, configs, cpus, args)
+    if est is None:
+        return (
+            "no wall time estimate for this sweep; the progress table shows each trial's share "
+            "of its budget and the minutes left at its own pace"
+        )
+    wall, _, slots = est
+    return (
+        f"expected wall time {_minutes(wall)} on {cpus:g} CPUs, {slots} trial(s) at once "
+        "(from the per-step cost table, measured on a 2-core machine; a slower machine takes "
+        "longer, a trial that stops on its verdict ends sooner). The progress table shows each "
+        "trial's share of its budget and the minutes left at its own pace."
+    )
+
+
 def show_plan(sweep: Sweep, configs: list[dict[str, Any]], path: str, args: Any) -> str:
     """The dry run's printout (see the module docstring)."""
-    cls = type(sweep.base)
     cpus = args.num_cpus or os.cpu_count() or 1
-    slots = max(1, int(cpus // args.cpus_per_trial))
-    if args.max_concurrent:
-        slots = min(slots, args.max_concurrent)
+    slots = _slots(cpus, args)
     where = f"on {cpus:g} of these CPUs"
     if args.address and not args.num_cpus:
         where = f"assuming {cpus:g} CPUs (this machine's; --num-cpus N for the cluster's)"
@@ -77,19 +136,9 @@ def show_plan(sweep: Sweep, configs: list[dict[str, Any]], path: str, args: Any)
     lines.append("  fields that vary: " + (", ".join(fields) if fields else "none (one trial)"))
     if sweep.search is not None:
         lines.append(f"  the searcher varies {sweep.searched} and picks the trials; each group:")
-    paths = shown_paths(sweep)
-    rows, times = [], []
-    for c in configs:
-        n, steps, ms = estimate(cls.from_dict(c))
-        seconds = steps * ms / 1000 if steps and ms else None
-        times.append(seconds)
-        rows.append([point_label(c, paths) or "(the preset)", n, steps, ms, seconds])
-    free = [(0.0, i) for i in range(slots)]  # (busy until, CPU slot): Tune starts in order
-    on: list[int] = []
-    for seconds in times:
-        until, slot = heapq.heappop(free)
-        on.append(slot)
-        heapq.heappush(free, (until + (seconds or 0.0), slot))
+    rows = _trial_seconds(sweep, configs)
+    times = [r[4] for r in rows]
+    on, wall = _place(times, slots)
     width = max(len(r[0]) for r in rows)
     lines.append(f"  {'trial':<{width}}  {'N':>7}  {'steps':>9}  {'ms/step':>7}  "
                  f"{'CPU time':>9}  slot")  # fmt: skip
@@ -105,7 +154,6 @@ def show_plan(sweep: Sweep, configs: list[dict[str, Any]], path: str, args: Any)
         )
         return "\n".join(lines)
     total = sum(times)  # type: ignore[arg-type]
-    wall = max(until for until, _ in free)
     per = [on.count(s) for s in range(slots)]
     lines.append(
         f"  CPU time {_minutes(total)} in all; {where}, "

@@ -548,6 +548,13 @@ def run(p: Plan, trainable: Callable[[dict[str, Any]], None] | None = None) -> t
     _init_ray(p.args)
     t0 = time.perf_counter()
     tuner = _tuner(p, trainable)
+    if not p.args.resume:  # a resumed run has done part of its work: no whole-sweep estimate
+        import ray
+
+        from memtune.tune.plan import start_note
+
+        cpus = ray.cluster_resources().get("CPU", 1)
+        print(f"[memtune] {start_note(p.sweep, p.configs, cpus, p.args)}", flush=True)
     # the console reporter that takes columns (RunConfig.progress_reporter) is the one Tune
     # uses without its new output engine, which would print the model dict cut off instead
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")

@@ -19,6 +19,8 @@ from typing import Any
 from ray.tune import CLIReporter
 from ray.tune.logger import TBXLoggerCallback
 
+from memtune.core.eta import BUDGET_USED, TIME_LEFT
+
 PREFIX = "ray/tune/"  # Tune's tag prefix for reported metrics
 
 
@@ -103,10 +105,13 @@ class SweepTBXLogger(TBXLoggerCallback):
 
 
 def progress_reporter(params: dict[str, str], metrics: tuple[str, ...], x_axis: str) -> Any:
-    """The console table: trial, status, swept config (a model by name), step, headline."""
+    """The console table: trial, status, swept config (a model by name), step, the share of its
+    budget done and the minutes left at its own pace (``memtune.core.eta``; a column shows once
+    a trial reports it), headline."""
+    progress = {BUDGET_USED: "budget used", TIME_LEFT: "min left"}
     return CLIReporter(
         parameter_columns=dict(params),
-        metric_columns={x_axis: x_axis, **{m: m for m in metrics}},
+        metric_columns={x_axis: x_axis, **progress, **{m: m for m in metrics}},
         max_report_frequency=30,
         sort_by_metric=False,
     )

@@ -18,6 +18,7 @@ from typing import Any
 
 from ray import tune
 
+from memtune.core.eta import BudgetClock
 from memtune.core.experiment import Experiment, import_object
 
 
@@ -64,6 +65,16 @@ def _trial_folder(store: str | None) -> tuple[Any, str]:
     return fs, f"{base.rstrip('/')}/{context.get_trial_name()}"
 
 
+def _budget_clock(experiment: Experiment, cfg: Any, resumed: bool) -> BudgetClock | None:
+    """The trial's budget clock, or None when the experiment or the config has no budget."""
+    if not experiment.budget:
+        return None
+    budget = getattr(cfg, experiment.budget[1], None)
+    if not isinstance(budget, int | float) or budget <= 0:
+        return None
+    return BudgetClock(budget, resumed=resumed)
+
+
 def make_trainable(
     experiment: Experiment, store: str | None = None
 ) -> Callable[[dict[str, Any]], None]:
@@ -88,9 +99,13 @@ def make_trainable(
                 fs, directory, experiment.records_file, resume.step if resume is not None else None
             )
 
+        clock = _budget_clock(experiment, cfg, resumed=resume is not None)
+
         def report(metrics: dict[str, Any], checkpoint: Any = None, rows: Any = None) -> None:
             if experiment.x_axis in metrics:  # TensorBoard's x-axis: training, not report count
                 metrics = {**metrics, "timesteps_total": metrics[experiment.x_axis]}
+            if clock is not None and isinstance(metrics.get(experiment.budget[0]), int | float):
+                metrics = {**metrics, **clock.progress(metrics[experiment.budget[0]])}
             if rows is not None and records is not None:
                 records.append(rows)  # before the checkpoint that says these rows exist
             if checkpoint is None:

@@ -14,5 +14,6 @@ EXPERIMENT = Experiment(
     state="memtune.core.loop:LoopState",
     about="log P(z) = c1 log(epochs) + c2 log(tokens) + c3 (seed 000)",
     x_axis="epochs",  # the law's unit: reports are at epoch counts
+    budget=("epochs", "max_epochs"),  # up to the largest epoch count
     headline=("mean_pz", "mean_pz_control"),
 )

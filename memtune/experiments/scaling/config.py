@@ -40,6 +40,11 @@ class ScalingConfig(ConfigBase):
     seed: int = 0  # draws the documents, the batch order and the initialisation
     checkpoint: bool = False  # save a Tune checkpoint with every report (long runs only)
 
+    @property
+    def max_epochs(self) -> int:
+        """The epochs a trial trains: up to its largest epoch count (its budget)."""
+        return max(self.eval_epochs) if self.eval_epochs else 0
+
     def __post_init__(self) -> None:
         object.__setattr__(self, "eval_epochs", tuple(self.eval_epochs))
         check_seed(self.seed)

@@ -13,5 +13,6 @@ EXPERIMENT = Experiment(
     config=ThresholdConfig,
     loop="memtune.experiments.threshold.loop:train_threshold",  # probes are short: no resume
     about="largest N of random bijections learned exactly at a fixed budget (seed 004)",
+    budget=("epochs", "max_epochs"),  # a probe trains up to max_epochs
     headline=("memorized", "frac_seqs_correct"),
 )
