@@ -19,6 +19,7 @@ from analysis.generalization.report import (
     claim_sigmoid,
     prepare,
     recompute,
+    side_of_crossing,
 )
 from memtune.core.config import ConfigError, ModelConfig, OptimConfig
 from memtune.core.corpus import MarkovLanguage
@@ -596,3 +597,28 @@ def test_recompute_rebuilds_every_figure_from_the_last_evaluations_records():
     same, worst = recompute(table, None)
     assert same is table and math.isnan(worst)
     assert math.isnan(recompute(table, records.iloc[:0])[1])
+
+
+def test_side_of_crossing_comes_from_the_exact_ratio_with_a_two_percent_band():
+    # cpu-xxs: N = round(0.9999 x 49.78) = 50 is ratio 1.0044; cpu-xs: 94 / 94.13 = 0.9986: both
+    # are the same nominal size and both are "at N*", whichever way the rounding went
+    assert side_of_crossing(50 / 49.78) == side_of_crossing(94 / 94.13) == "at"
+    assert side_of_crossing(1.02) == side_of_crossing(0.98) == "at"
+    assert side_of_crossing(1.0201) == "above" and side_of_crossing(0.9799) == "below"
+    assert side_of_crossing(51 / 49.78) == "above"  # 1.0245
+    df = _table([250.0, 500.0, 950.0, 1000.0, 800.0, 300.0], 0.7, "saturated", crossing_n=49.78)
+    assert df.loc[df["n_seqs"] == 50, "multiple"].item() == pytest.approx(50 / 49.78, abs=1e-12)
+    assert df["side"].tolist() == ["below", "at", "above", "above", "above", "above"]
+
+
+def test_claim_memorization_counts_a_size_at_the_crossing_with_the_rise():
+    # 25 and 50 with N* = 49.78: 50 is at N* (ratio 1.0044), so two sizes end the rise and the
+    # claim is decided; a rule that put 1.0044 above N* would see one size below and refuse
+    n = (25, 50, 100, 200, 400, 1600)
+    mem = [[500.0, 950.0, 1000.0, 900.0, 800.0, 300.0]] * 2
+    for crossing_n in (49.78, 50.9):  # ratio 1.0044 and 0.982: both at N*
+        c = claim_memorization(_seeds_table(mem, crossing_n=crossing_n, n=n))
+        assert c["verdict"] != UNDECIDED, crossing_n
+    # 50 / 48.8 = 1.0246 is above N*: one size below, not decided
+    c = claim_memorization(_seeds_table(mem, crossing_n=48.8, n=n))
+    assert c["verdict"] == UNDECIDED

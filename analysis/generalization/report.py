@@ -19,10 +19,11 @@ The claims (1 and 2 per model, 3 over all models; held / did not hold / not deci
 
 1. **mem_U rises, plateaus near capacity, then falls**: the statistic is mem_U minus the same
    statistic on held-out sequences (``mem_u_excess_bits``; on unseen data mem_U measures only
-   chance, the noise floor). Rise: it grows with N up to the crossing N*. Plateau: its maximum
-   over N is within a factor PLATEAU_BAND of the capacity estimate. Fall: at the largest N it is
-   below that maximum by more than the margin (the seed range at those N, at least MARGIN_SHARE
-   of the capacity).
+   chance, the noise floor). Rise: it grows with N up to the crossing N* (the side of N* is the
+   exact ratio N / N*'s; within AT_BAND of 1 a size is "at N*" and ends the rise). Plateau: its
+   maximum over N is within a factor PLATEAU_BAND of the capacity estimate. Fall: at the
+   largest N it is below that maximum by more than the margin (the seed range at those N, at
+   least MARGIN_SHARE of the capacity).
 2. **Double descent of held-out loss begins at the crossing**: the held-out excess over the
    source (bits/token) has an interior peak over N (above both neighbours by more than their
    seed range) within a factor PEAK_BAND of N*.
@@ -68,6 +69,11 @@ VARIED = ["data.n_seqs", "capacity_multiple", "seed"]  # what varies within one 
 PLATEAU_BAND = 1.5  # claim 1: the most mem_U within [1/1.5, 1.5] x the capacity estimate
 MARGIN_SHARE = 0.05  # claim 1: differences under 5% of the capacity are noise
 PEAK_BAND = 2.0  # claim 2: a peak within a factor 2 of the crossing N*
+# a size whose exact ratio N / N* is within 2% of 1 is "at N*": neither clearly below nor
+# above it. N is rounded from multiple x N* (cpu-xxs: round(49.78) = 50, ratio 1.0044;
+# cpu-xs: 94 / 94.13 = 0.9986), so without the band the side of the same nominal size flips
+# with the rounding
+AT_BAND = 0.02
 MIN_R2 = 0.9  # claim 3: the sigmoid explains the points
 REQUIRED = [
     "model.name", "seed", "n_params", "n_seqs", "capacity_bits", "crossing_n_seqs",
@@ -135,10 +141,20 @@ def recompute(table: pd.DataFrame, records: pd.DataFrame | None) -> tuple[pd.Dat
     return table, worst
 
 
+def side_of_crossing(multiple: float) -> str:
+    """Where a size sits against the crossing, from its exact ratio N / N* (never a rounded N):
+    "at" within AT_BAND of 1, else "below" or "above"."""
+    if abs(multiple - 1.0) <= AT_BAND + 1e-12:  # 0.98 - 1 is -0.020000000000000018
+        return "at"
+    return "below" if multiple < 1.0 else "above"
+
+
 def prepare(df: pd.DataFrame) -> pd.DataFrame:
-    """Derived columns: N / N*, capacity / information, mem_U excess, converged."""
+    """Derived columns: N / N* (exact) and its side, capacity / information, mem_U excess,
+    converged."""
     df = df.copy()
     df["multiple"] = df["n_seqs"] / df["crossing_n_seqs"]
+    df["side"] = [side_of_crossing(float(x)) for x in df["multiple"]]
     df["capacity_ratio"] = df["capacity_bits"] / df["data_bits"]
     df["mem_u_excess_bits"] = df["mem_u_bits"] - df["mem_u_heldout_bits"]
     df["converged"] = df["verdict"].isin(CONVERGED)
@@ -171,8 +187,10 @@ def claim_memorization(d: pd.DataFrame) -> dict[str, Any]:
     cap = float(d["capacity_bits"].iloc[0])
     m, note = _by_n(d, "mem_u_excess_bits")
     out: dict[str, Any] = {"capacity_bits": cap}
-    below = m[m["multiple"] <= 1.0 + 1e-9]
-    if len(below) < 2 or (m["multiple"] > 1.0 + 1e-9).sum() < 2:
+    # the rise runs up to N*, a size at N* included (its exact ratio, AT_BAND)
+    sides = [side_of_crossing(float(x)) for x in m["multiple"]]
+    below = m[[s != "above" for s in sides]]
+    if len(below) < 2 or sides.count("above") < 2:
         why = "needs 2 sizes with converged trials on each side of N*" + note
         return {**out, "verdict": UNDECIDED, "why": why, "peak_mem_u_excess_bits": None,
                 "peak_n_seqs": None, "peak_multiple": None, "peak_over_capacity": None,
@@ -277,7 +295,7 @@ def format_table(df: pd.DataFrame) -> list[str]:
     for _, r in df.iterrows():
         star = "" if r["converged"] else "*"
         lines.append(
-            f"  {r['model.name']:<9}{r['seed']:>5}{int(r['n_seqs']):>6}{r['multiple']:>7.2f}"
+            f"  {r['model.name']:<9}{r['seed']:>5}{int(r['n_seqs']):>6}{r['multiple']:>7.3f}"
             f"{r['capacity_ratio']:>9.3f}{r['verdict'] + star:>11}{_fmt(r.get('step'), '.0f'):>7}"
             f"{r['mem_u_bits']:>9.0f}{r['mem_u_heldout_bits']:>9.0f}"
             f"{_fmt(r.get('memorized_share'), '.2f'):>7}"
