@@ -2,6 +2,7 @@
 memorizer as models, the MI metrics against scikit-learn, the verdict rule, real training."""
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -218,6 +219,26 @@ def test_train_memorizes_eight_sequences_and_reports_their_code_lengths():
     again = generalization_summary(tr["source_bits"], tr["model_bits"], he["source_bits"],
                                    he["model_bits"], 16, tr["floor_bits"])  # fmt: skip
     assert again["mem_u_bits"] == pytest.approx(m["mem_u_bits"], rel=1e-12)
+
+
+@pytest.mark.trains
+def test_equal_steps_trains_a_memorized_run_to_the_budget_and_judges_it_there():
+    early = []
+    m_early = train(TINY, report=lambda metrics, state=None, rows=None: early.append(metrics))
+    assert m_early["step"] < TINY.max_steps  # without the flag, memorized stops the run
+    seen = []
+    # a budget two evaluations past the early stop: enough to see the run go on, and cheap
+    cfg = replace(TINY, equal_steps=True, max_steps=m_early["step"] + 2 * TINY.eval_every)
+    m = train(cfg, report=lambda metrics, state=None, rows=None: seen.append((metrics, rows)))
+    assert m["step"] == cfg.max_steps
+    assert [r for _, r in seen if r is not None] == [seen[-1][1]]  # records once, at the end
+    assert all("stop_reason" not in x for x, _ in seen[:-1])
+    assert m["verdict"] == "memorized" and m["stop_reason"] == "memorized"
+    assert [x["step"] for x, _ in seen] == list(
+        range(cfg.eval_every, cfg.max_steps + 1, cfg.eval_every)
+    )
+    with pytest.raises(ConfigError, match="equal_steps must be true or false"):
+        GenConfig(equal_steps="yes")
 
 
 @pytest.mark.trains

@@ -89,6 +89,12 @@ class GenConfig(ConfigBase):
     # --set data.n_seqs clears capacity_multiple, which would otherwise replace it
     DECIDED_BY: ClassVar[dict[str, tuple[str, Any]]] = {"data.n_seqs": ("capacity_multiple", 0.0)}
     checkpoint_every: int = 0  # steps between Tune checkpoints; 0 = none (tiny trials rerun)
+    # True: every run trains max_steps under the same schedule; memorized and saturated stop
+    # nothing, and the verdict is judged once, at the end. Without it a small N stops at
+    # "memorized" after a few hundred steps while N* trains thousands, and held-out loss (which
+    # keeps rising as an interpolating model trains) is compared at different training lengths:
+    # a double-descent peak could be the stopping rule's (issue 31)
+    equal_steps: bool = False
 
     def __post_init__(self) -> None:
         check_seed(self.seed)
@@ -110,6 +116,10 @@ class GenConfig(ConfigBase):
             f"capacity_multiple must be >= 0 (0 = use data.n_seqs), got {self.capacity_multiple!r}",
         )
         check(self.checkpoint_every >= 0, "checkpoint_every must be >= 0 (0 = never)")
+        check(
+            isinstance(self.equal_steps, bool),
+            f"equal_steps must be true or false, got {self.equal_steps!r}",
+        )
         self.optim.check_fits(self.max_steps, self.judging_window(self.max_steps))
 
     def judging_window(self, step: int) -> int:

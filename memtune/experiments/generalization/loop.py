@@ -59,7 +59,8 @@ def train(
     resume: GenState | None = None,
     device: str = "cpu",
 ) -> dict[str, Any]:
-    """Train until the training set is memorized, its code length saturates, or the budget ends.
+    """Train until the training set is memorized, its code length saturates, or the budget ends
+    (with ``cfg.equal_steps``: until the budget ends, judged there).
 
     Args:
         cfg: the trial's configuration.
@@ -220,6 +221,10 @@ def judge(
 def _stop_reason(
     cfg: GenConfig, state: GenState, summary: dict[str, float], saturated: bool
 ) -> str:
+    """Why the run stops now ("" = it goes on): memorized, saturated, max_steps in that order;
+    with ``cfg.equal_steps`` only at max_steps, where the same order names the verdict."""
+    if cfg.equal_steps and state.step < cfg.max_steps:
+        return ""
     share = summary["memorized_share"]
     if not math.isnan(share) and share >= cfg.target_memorized_share:
         return "memorized"
