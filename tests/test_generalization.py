@@ -1,6 +1,7 @@
 """The generalization experiment without Ray: exact source code lengths, the oracle and the
 memorizer as models, the MI metrics against scikit-learn, the verdict rule, real training."""
 
+import itertools
 import math
 from dataclasses import replace
 
@@ -8,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from scipy import stats as scipy_stats
 from sklearn.metrics import precision_recall_curve, roc_auc_score
 
 from analysis.generalization.fit import crossing, fit_sigmoid, predict_sigmoid
@@ -28,10 +30,14 @@ from memtune.core.data import with_bos
 from memtune.core.metrics import sequence_code_lengths, sequence_floor_bits
 from memtune.experiments.generalization.config import GenConfig, SourceConfig
 from memtune.experiments.generalization.data import (
+    HiddenMarkovSource,
     expected_sequence_bits,
+    hmm_token_bits,
     make_source,
     make_splits,
+    sample_hmm,
     source_code_lengths,
+    source_rate_bits,
 )
 from memtune.experiments.generalization.loop import GenState, judge, train
 from memtune.experiments.generalization.metrics import (
@@ -643,3 +649,86 @@ def test_claim_memorization_counts_a_size_at_the_crossing_with_the_rise():
     # 50 / 48.8 = 1.0246 is above N*: one size below, not decided
     c = claim_memorization(_seeds_table(mem, crossing_n=48.8, n=n))
     assert c["verdict"] == UNDECIDED
+
+
+HMM = HiddenMarkovSource(
+    initial=np.array([0.5, 0.3, 0.2]),  # not the chain's stationary one: the forward pass must
+    transition=np.array([[0.8, 0.15, 0.05], [0.1, 0.7, 0.2], [0.3, 0.3, 0.4]]),  # not assume it
+    emission=np.array([[0.6, 0.2, 0.1, 0.1], [0.1, 0.1, 0.4, 0.4], [0.25, 0.25, 0.25, 0.25]]),
+)
+
+
+def _brute_force_bits(src, x):
+    """-log2 p(x) by summing over every hidden path (S^T of them)."""
+    total = 0.0
+    for path in itertools.product(range(src.initial.size), repeat=len(x)):
+        p = src.initial[path[0]] * src.emission[path[0], x[0]]
+        for t in range(1, len(x)):
+            p *= src.transition[path[t - 1], path[t]] * src.emission[path[t], x[t]]
+        total += p
+    return -math.log2(total)
+
+
+def test_hmm_forward_algorithm_matches_brute_force_over_hidden_paths():
+    docs = np.random.default_rng(0).integers(0, 4, (12, 7))
+    docs[0] = [2, 3, 2, 3, 3, 2, 2]  # a likely run, an unlikely one
+    docs[1] = [0, 0, 0, 0, 0, 0, 0]
+    want = np.array([_brute_force_bits(HMM, x) for x in docs])
+    assert source_code_lengths(HMM, docs) == pytest.approx(want, abs=1e-9, rel=0)
+    # per token: the partial sums are the prefixes' code lengths
+    per_token = hmm_token_bits(HMM, docs)
+    for k in (1, 3, 6):
+        prefix = np.array([_brute_force_bits(HMM, x[:k]) for x in docs])
+        assert per_token[:, :k].sum(axis=1) == pytest.approx(prefix, abs=1e-9, rel=0)
+    # every sequence of length 4: probabilities sum to 1
+    every = np.array(list(itertools.product(range(4), repeat=4)))
+    assert np.exp2(-source_code_lengths(HMM, every)).sum() == pytest.approx(1.0, abs=1e-12)
+    # no underflow at long T: 2,000 tokens cost a finite ~2 bits each
+    long = sample_hmm(HMM, 3, 2000, seed=0)
+    bits = source_code_lengths(HMM, long)
+    assert np.isfinite(bits).all() and (bits / 2000 < 2.0).all()
+
+
+def test_hmm_sampler_draws_the_models_distribution_seeded_and_nested():
+    docs = sample_hmm(HMM, 60_000, 3, seed=1)
+    # the empirical frequency of each of the 64 triples against its exact probability
+    every = np.array(list(itertools.product(range(4), repeat=3)))
+    p = np.exp2(-source_code_lengths(HMM, every))
+    counts = np.bincount(docs @ np.array([16, 4, 1]), minlength=64)
+    chi2 = (((counts - docs.shape[0] * p) ** 2) / (docs.shape[0] * p)).sum()
+    assert chi2 < scipy_stats.chi2.ppf(0.999, 63)
+    # a sampler that ignored the hidden chain (tokens from the state mixture) fails
+    mix = HMM.initial @ HMM.emission
+    q = mix[every].prod(axis=1)
+    assert (((counts - docs.shape[0] * q) ** 2) / (docs.shape[0] * q)).sum() > 10 * chi2
+    again = sample_hmm(HMM, 100, 3, seed=1)
+    assert (again == docs[:100]).all()  # the first k draws do not depend on n
+    assert not (sample_hmm(HMM, 100, 3, seed=2) == again).all()
+
+
+def test_hmm_source_from_config_and_its_estimates():
+    cfg = SourceConfig(source="hmm", alpha=0.2, n_states=4, stay_prob=0.98)
+    src = make_source(cfg)
+    assert isinstance(src, HiddenMarkovSource) and src.emission.shape == (4, 4)
+    assert src.transition.diagonal() == pytest.approx(0.98)
+    assert src.transition.sum(axis=1) == pytest.approx(1.0)
+    assert make_source(cfg).emission.tolist() == src.emission.tolist()  # keyed, not random
+    # the Monte Carlo E[L_source] agrees with a fresh sample's mean code length
+    fresh = source_code_lengths(src, make_splits(src, 2000, 64, seed=7)[0])
+    se = fresh.std() / math.sqrt(fresh.size)
+    assert abs(expected_sequence_bits(src, 64) - fresh.mean()) < 4 * se
+    # context matters: the rate sits below what the previous token alone can give
+    d = sample_hmm(src, 500, 256, seed=3)
+    pairs = np.zeros((4, 4))
+    np.add.at(pairs, (d[:, :-1].ravel(), d[:, 1:].ravel()), 1)
+    bigram = pairs / pairs.sum(axis=1, keepdims=True)
+    bigram_bits = -np.log2(bigram[d[:, 128:-1], d[:, 129:]]).mean()
+    assert source_rate_bits(src) < bigram_bits - 0.1
+    with pytest.raises(ConfigError, match="data.source must be one of markov, hmm, got 'text'"):
+        SourceConfig(source="text")
+    with pytest.raises(ConfigError, match=r"data.stay_prob must be a number in \[0, 1\)"):
+        SourceConfig(stay_prob=1.0)
+    with pytest.raises(ConfigError, match="data.n_states must be an integer >= 2"):
+        SourceConfig(n_states=1)
+    c = GenConfig(data=cfg)
+    assert GenConfig.from_dict(c.to_dict()) == c
