@@ -305,5 +305,5 @@ def test_generalization_n_seqs_clears_capacity_multiple():
     gen = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(gen)
     configs = expand(with_overrides(gen.PRESETS["default"], ["data.n_seqs=100"]))
-    assert len(configs) == 1 and configs[0]["capacity_multiple"] == 0.0
-    assert configs[0]["data"]["n_seqs"] == 100
+    assert len(configs) == 2  # one N, the default's 2 seeds
+    assert all(c["capacity_multiple"] == 0.0 and c["data"]["n_seqs"] == 100 for c in configs)

@@ -43,6 +43,12 @@ def test_smoke_sweep_stores_every_sequence_and_the_analysis_recomputes_it(smoke,
     for m in summary["models"]:
         assert m["memorization"]["verdict"] == "not decided"
         assert "budget trials left out" in m["memorization"]["why"]
+        # one seed: no claim that needs a seed range is decided (issue 31)
+        assert m["double_descent"]["verdict"] == "not decided"
+    for key in ("mi_f1", "mi_auroc", "mi_f1_median"):
+        assert summary[key]["verdict"] == "not decided"
+    assert "held" not in [m[c]["verdict"] for m in summary["models"]
+                          for c in ("memorization", "double_descent")]  # fmt: skip
     assert summary["mi_f1"]["n_left_out_budget"] == int(budget.sum())
     assert "* = budget" in out and "budget*" in out
     for name in ["mem_vs_n.png", "heldout_vs_n.png", "mi_vs_capacity_ratio.png"]:

@@ -1,4 +1,4 @@
-"""The generalization loop: a GPT trained on sequences from an exact Markov source. No Ray.
+"""The generalization loop: a GPT trained on sequences from an exact source. No Ray.
 
 ``train(cfg, report, resume)`` trains on N training sequences under the capacity protocol
 (the schedule of ``cfg.optim``, verdicts memorized / saturated / budget) and, at every
@@ -25,7 +25,6 @@ import numpy as np
 import pandas as pd
 import torch
 
-from memtune.core.corpus import entropy_rate_bits
 from memtune.core.data import with_bos
 from memtune.core.loop import LoopMeter, LoopState
 from memtune.core.metrics import sequence_code_lengths, sequence_floor_bits
@@ -38,6 +37,7 @@ from memtune.experiments.generalization.data import (
     make_source,
     make_splits,
     source_code_lengths,
+    source_rate_bits,
 )
 from memtune.experiments.generalization.metrics import generalization_summary
 
@@ -59,7 +59,8 @@ def train(
     resume: GenState | None = None,
     device: str = "cpu",
 ) -> dict[str, Any]:
-    """Train until the training set is memorized, its code length saturates, or the budget ends.
+    """Train until the training set is memorized, its code length saturates, or the budget ends
+    (with ``cfg.equal_steps``: until the budget ends, judged there).
 
     Args:
         cfg: the trial's configuration.
@@ -82,6 +83,7 @@ def train(
     n_params = count_params(model)
     lang = make_source(cfg.data)
     seq_bits = expected_sequence_bits(lang, T)
+    rate_bits = source_rate_bits(lang)
     N = cfg.n_seqs_for(n_params, seq_bits)
     train_np, held_np = make_splits(lang, N, T, cfg.seed)  # numpy: the init is unchanged
     train_source = source_code_lengths(lang, train_np)
@@ -141,7 +143,7 @@ def train(
             "capacity_bits": capacity_bits,  # the estimate: capacity_bpp x n_params
             "crossing_n_seqs": crossing_n_seqs(cfg, n_params, seq_bits),
             "capacity_ratio": capacity_bits / summary["data_bits"],
-            "source_entropy_bits_per_token": entropy_rate_bits(lang),  # h, the rate
+            "source_entropy_bits_per_token": rate_bits,  # h, the rate
             "train_seconds": state.train_seconds,
             "eval_seconds": state.eval_seconds,
             "recent_fall_bits": judged["recent_fall_bits"],
@@ -220,6 +222,10 @@ def judge(
 def _stop_reason(
     cfg: GenConfig, state: GenState, summary: dict[str, float], saturated: bool
 ) -> str:
+    """Why the run stops now ("" = it goes on): memorized, saturated, max_steps in that order;
+    with ``cfg.equal_steps`` only at max_steps, where the same order names the verdict."""
+    if cfg.equal_steps and state.step < cfg.max_steps:
+        return ""
     share = summary["memorized_share"]
     if not math.isnan(share) and share >= cfg.target_memorized_share:
         return "memorized"
