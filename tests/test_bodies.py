@@ -208,3 +208,35 @@ def test_the_next_measurement_names_the_v_nearest_2048_as_the_best_lever():
     assert set(nxt) == {"none", "V=16", "V=64", "V=1024"}
     # a point nearer 2,048 pins the extrapolation most; any point helps
     assert nxt["V=1024"] < nxt["V=64"] < nxt["none"] and nxt["V=16"] < nxt["none"]
+
+
+def test_a_tied_model_grid_joins_an_untied_one_but_a_protocol_field_does_not():
+    """bodies (untied models) and bodies-tied (tied models) both sweep whole model configs: a
+    tied model is another point of that axis, not another protocol; max_steps is."""
+    from memtune.core.store import protocol_differences
+
+    def trials(tied: bool, steps: int = 24000) -> list[dict]:
+        return [{"model.name": n, "model.n_layer": k, "model.tie_embeddings": tied, "seed": 0,
+                 "max_steps": steps} for n, k in (("cpu-xxs", 1), ("cpu-xxs-2l", 2))]  # fmt: skip
+
+    axes = {"a": {"model", "seed"}, "b": {"model", "seed"}}
+    assert protocol_differences({"a": trials(False), "b": trials(True)}, axes) == []
+    assert protocol_differences({"a": trials(False), "b": trials(True, 12000)}, axes) == [
+        "max_steps (24000 in a; 12000 in b)"
+    ]
+    # an axis only one part declares does not license the other's values
+    one = {"a": {"model", "seed"}, "b": {"seed"}}
+    assert protocol_differences({"a": trials(False), "b": trials(True)}, one) != []
+
+
+def test_a_model_term_from_one_row_keeps_its_seeds_interval():
+    cap = pd.concat(
+        [
+            synthetic(a=2.0, b=0.5, noise=0.01, vocabs=(2, 256)),
+            synthetic(a=2.0, b=1.5, noise=0.01, vocabs=(256,), tied=(True,), seed=4),
+        ]
+    )
+    models = {m["model"]: m for m in morris_models(body_table(body_pairs(cap)))}
+    assert models["a constant, b tied"]["b_dof"] == 2  # one (V, tied) row of 3 seeds
+    pred = morris_spread(list(models.values()))[0]["predictions"]
+    assert all(np.isfinite(p["ci95"]).all() for p in pred)

@@ -183,14 +183,16 @@ def _weighted_line(x: np.ndarray, y: np.ndarray, se: np.ndarray, at: float, seed
     return float(g @ p), math.sqrt(float(g @ cov @ g)), dof if dof > 0 else seed_dof
 
 
-def _weighted_mean(y: np.ndarray, se: np.ndarray) -> tuple[float, float, int]:
+def _weighted_mean(y: np.ndarray, se: np.ndarray, seed_dof: int) -> tuple[float, float, int]:
+    """Inverse-variance mean, its error scaled up (never down) by the rows' scatter, with the
+    rows' dof; one row keeps its own error and its seeds' dof (``seed_dof``)."""
     w = 1.0 / se**2
     m = float(np.sum(w * y) / w.sum())
     var = 1.0 / w.sum()
     dof = len(y) - 1
     if dof > 0:
         var *= max(float(np.sum(w * (y - m) ** 2)) / dof, 1.0)
-    return m, math.sqrt(var), dof
+    return m, math.sqrt(var), dof if dof > 0 else seed_dof
 
 
 def morris_models(table: pd.DataFrame) -> list[dict[str, Any]]:
@@ -214,16 +216,19 @@ def morris_models(table: pd.DataFrame) -> list[dict[str, Any]]:
     if a_rows.empty or b_rows.empty:
         return models
     x_a = np.log2(a_rows["vocab_size"].to_numpy(dtype=float))
-    a_terms = {"a constant": _weighted_mean(a_rows["a"].to_numpy(), se("a", a_rows))}
+    a_terms = {"a constant": _weighted_mean(a_rows["a"].to_numpy(), se("a", a_rows),
+                                            int(a_rows["n_exact"].min()) - 1)}  # fmt: skip
     if len(np.unique(x_a)) >= 2:  # through two V exact (no test of the line), its error the V's
         a_terms["a rising in log2 V"] = _weighted_line(
             x_a, a_rows["a"].to_numpy(), se("a", a_rows), math.log2(MORRIS_V),
             int(a_rows["n_exact"].min()) - 1,
         )  # fmt: skip
-    b_terms = {"one b": _weighted_mean(b_rows["b"].to_numpy(), se("b", b_rows))}
+    b_terms = {"one b": _weighted_mean(b_rows["b"].to_numpy(), se("b", b_rows),
+                                       int(b_rows["n_exact"].min()) - 1)}  # fmt: skip
     tied_b = b_rows[b_rows["tied"]]
     if len(tied_b):
-        b_terms["b tied"] = _weighted_mean(tied_b["b"].to_numpy(), se("b", tied_b))
+        b_terms["b tied"] = _weighted_mean(tied_b["b"].to_numpy(), se("b", tied_b),
+                                           int(tied_b["n_exact"].min()) - 1)  # fmt: skip
     for a_name, (a, a_se, a_dof) in a_terms.items():
         for b_name, (b, b_se, b_dof) in b_terms.items():
             models.append({"model": f"{a_name}, {b_name}", "a": a, "a_se": a_se, "a_dof": a_dof,

@@ -183,11 +183,16 @@ def protocol_differences(
         for a in declared:
             if any(_swept(k, {a}) and len(values[k].get(label, ())) > 1 for k in values):
                 grown.add(a)
+    # an axis every part declares and one of them varies (a grid of whole model configs): the
+    # parts' points along it may differ in any field under it (a tied model beside untied ones)
+    shared = set.intersection(*(set(d) for d in axes.values())) if axes else set()
     out = []
     for k, by in sorted(values.items()):
         if k.split(".")[0] in NOT_IDENTITY or k in REPLICATE:
             continue
         if k in swept and (not _swept(k, set(pinned)) or _swept(k, grown)):
+            continue
+        if _swept(k, grown & shared) and not _swept(k, set(pinned)):
             continue
         if len({v for s in by.values() for v in s}) > 1:
             shown = {lb: ", ".join(sorted(s)) for lb, s in by.items()}
