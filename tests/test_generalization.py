@@ -255,6 +255,21 @@ def test_equal_steps_trains_a_memorized_run_to_the_budget_and_judges_it_there():
 
 
 @pytest.mark.trains
+def test_train_on_the_hmm_source_codes_it_exactly_and_memorizes():
+    data = replace(TINY.data, source="hmm", alpha=0.2)
+    records = []
+    m = train(replace(TINY, data=data),
+              report=lambda metrics, state=None, rows=None: records.append(rows))  # fmt: skip
+    src = make_source(data)
+    assert m["source_entropy_bits_per_token"] == source_rate_bits(src)
+    rows = records[-1]
+    train_np = make_splits(src, 8, data.seq_len, TINY.seed)[0]
+    tr = rows[rows["split"] == "train"]
+    assert tr["source_bits"].to_numpy() == pytest.approx(source_code_lengths(src, train_np))
+    assert m["verdict"] == "memorized"
+
+
+@pytest.mark.trains
 def test_train_on_many_sequences_generalizes_instead():
     cfg = GenConfig(
         data=SourceConfig(n_seqs=1024, seq_len=32),
