@@ -77,6 +77,10 @@ def add(path: str, command: str, data: Path | None = None) -> Path:
 
     meta = read_meta(path)
     experiment, preset = meta.get("experiment"), meta.get("preset")
+    if experiment and not preset and meta.get("sources"):
+        # a join (python -m analysis.<experiment> PATH PATH): its sources' presets, joined
+        presets = [read_meta(src).get("preset") for src in meta["sources"]]
+        preset = "+".join(dict.fromkeys(p for p in presets if p)) or None
     if not experiment or not preset:
         raise UsageError(f"{path}: no memtune.json naming its experiment and preset")
     report, summary = analyse_store(experiment, path)
