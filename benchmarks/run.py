@@ -9,6 +9,11 @@ Prints a table and writes benchmarks/latest.json (or --out). Ratios:
 - evaluation share: seconds computing memorization metrics / trial seconds, default interval;
 - sweep efficiency: sum of trial training seconds / (wall seconds x CPUs), for the whole
   command and for Tune's part of it (the rest is interpreter, import and Ray start-up);
+- fused / compiled step: ms a training step of the default preset's exact trials (cpu-xxs at
+  N = 99, full batch; cpu-xs at N = 191, batches of 128) with torch's foreach AdamW (eager),
+  the fused AdamW (memtune's default) and ``optim.compile`` (model and step compiled), as
+  eager / other; the compiled one also over a trial's whole life, its compile time counted
+  (the default's budget: eager ms x steps / (compiled ms x steps + compile seconds));
 - trials vs threads: two trainings as two 1-thread processes at once over one 2-thread process
   running them in turn (why memtune gives each trial one CPU and one thread);
 - start-up: seconds from launching `python sweeps/capacity.py` to the first trial's first
@@ -106,6 +111,71 @@ def trainer_ratios(model: str, steps: int, eval_every: int, repeats: int) -> dic
         "throughput_pairs_max": max(ratios),
         "eval_share": statistics.median(share),
         "bare_tokens_per_s": tokens / min(bare),
+    }
+
+
+# the default capacity preset's trials: model -> (N, batch_size, its step budget)
+DEFAULT_TRIALS = {"cpu-xxs": (99, 0, 72_000), "cpu-xs": (191, 128, 48_000)}
+STEP_VARIANTS = {  # name -> (fused, compiled)
+    "eager": (False, False),
+    "fused": (True, False),
+    "compiled": (True, True),
+}
+
+
+def step_times(model_name: str, steps: int, fused: bool, compiled: bool) -> tuple[float, float]:
+    """(seconds of the first step, which holds any compile; ms a step over the next ``steps``)
+    of one default-preset trial's training step, through memtune's own optimizer_step."""
+    import copy
+
+    from memtune.core.optim import optimizer_step
+
+    n, batch, _ = DEFAULT_TRIALS[model_name]
+    cfg = TrainConfig(
+        model=ModelConfig.preset(model_name), data=DataConfig(n_seqs=n),
+        optim=OptimConfig(batch_size=batch, compile=compiled),
+    )  # fmt: skip
+    torch.manual_seed(0)
+    data = make_random_sequences(cfg.data, 0)
+    model = copy.deepcopy(build_model(cfg.model, cfg.data.vocab_size, cfg.data.seq_len))
+    inputs = with_bos(data, model.bos_id)
+    opt = make_optimizer(model, cfg.optim, 1e-3, fused=fused)
+    order = BatchOrder(n, batch, 0)
+
+    def step(s: int) -> None:
+        idx = order(s)
+        x, y = (inputs, data) if idx is None else (inputs[idx], data[idx])
+        optimizer_step(opt, model, model(x), y, 1e-3, cfg.optim.grad_clip)
+
+    t0 = time.perf_counter()
+    step(0)
+    first = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for s in range(1, steps + 1):
+        step(s)
+    return first, (time.perf_counter() - t0) / steps * 1000
+
+
+def step_ratios(model_name: str, steps: int, repeats: int) -> dict[str, float]:
+    """Eager over fused and over compiled ms a step, medians of back-to-back triples, and the
+    compiled step over a trial's life at the default's budget, its compile time counted."""
+    runs: dict[str, list[tuple[float, float]]] = {v: [] for v in STEP_VARIANTS}
+    for _ in range(repeats):
+        for name, (fused, compiled) in STEP_VARIANTS.items():
+            runs[name].append(step_times(model_name, steps, fused, compiled))
+    ms = {v: statistics.median(m for _, m in r) for v, r in runs.items()}
+    compile_s = statistics.median(
+        c[0] - e[0] for c, e in zip(runs["compiled"], runs["eager"], strict=True)
+    )
+    life = DEFAULT_TRIALS[model_name][2]
+    return {
+        "step_ms_eager": ms["eager"],
+        "step_ms_fused": ms["fused"],
+        "step_ms_compiled": ms["compiled"],
+        "step_fused_ratio": ms["eager"] / ms["fused"],
+        "step_compiled_ratio": ms["eager"] / ms["compiled"],
+        "compile_seconds": compile_s,
+        "step_compiled_life_ratio": ms["eager"] * life / (ms["compiled"] * life + 1000 * compile_s),
     }
 
 
@@ -329,7 +399,21 @@ TARGETS = {
     "search_busy_fraction": ">= 0.85",
     "trials_vs_threads": "> 1 (one CPU per trial)",
     "startup_seconds": "report",
+    "step_fused_ratio": "> 1 (fused is the default)",
+    "step_compiled_life_ratio": "> 1 to turn optim.compile on",
 }
+
+
+def print_steps(results: dict[str, float]) -> None:
+    """ms a step of the default's trials, eager, fused and compiled: the machine's own figures,
+    so a reader can scale the README's times (they were measured at cpu-xs ~10.5 ms a step)."""
+    for model in DEFAULT_TRIALS:
+        keys = ("step_ms_eager", "step_ms_fused", "step_ms_compiled", "compile_seconds")
+        r = {k: results[f"{k}_{model}"] for k in keys}
+        print(
+            f"{model} step: eager {r['step_ms_eager']:.2f} ms, fused {r['step_ms_fused']:.2f} ms, "
+            f"compiled {r['step_ms_compiled']:.2f} ms after {r['compile_seconds']:.1f} s of compile"
+        )
 
 
 def print_startup(results: dict[str, float], preset: str) -> None:
@@ -372,6 +456,9 @@ def main() -> None:
     for model in ["cpu-xxs", "nano"]:
         for k, v in trainer_ratios(model, steps, eval_every=250, repeats=repeats).items():
             results[f"{k}_{model}"] = v
+    for model in DEFAULT_TRIALS:
+        for k, v in step_ratios(model, steps, repeats).items():
+            results[f"{k}_{model}"] = v
     results.update({f"{k}_nano": v for k, v in trials_vs_threads("nano", steps).items()})
     preset = "smoke" if args.quick else "default"
     results.update(sweep_ratios(preset))
@@ -379,9 +466,22 @@ def main() -> None:
     print(f"{'ratio':<42}{'value':>10}  target")
     for k, v in results.items():
         target = next((t for prefix, t in TARGETS.items() if k.startswith(prefix)), "")
-        if any(w in k for w in ("tokens_per_s", "wall_seconds", "probes", "startup_", "cpu")):
+        if any(
+            w in k
+            for w in (
+                "tokens_per_s",
+                "wall_seconds",
+                "probes",
+                "startup_",
+                "cpu0",
+                "cpu1",
+                "step_ms",
+                "compile_seconds",
+            )
+        ):
             continue  # absolute figures go to the JSON, or to the breakdowns below
         print(f"{k:<42}{v:>10.3f}  {target}")
+    print_steps(results)
     print_startup(results, preset)
     print_cpu_split(results, preset)
     Path(args.out).write_text(json.dumps(results, indent=2))

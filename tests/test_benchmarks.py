@@ -24,6 +24,15 @@ def test_throughput_ratio_is_bare_over_memtune():
     assert r["throughput_pairs_min"] == r["throughput_ratio"] == r["throughput_pairs_max"]
 
 
+def test_the_step_benchmark_times_the_default_trials_step():
+    """The eager and fused steps of the default's cpu-xs trial run through memtune's own step;
+    the first step is timed apart (it holds a compile when there is one)."""
+    bench = load_bench()
+    for fused in (False, True):
+        first, ms = bench.step_times("cpu-xs", 3, fused=fused, compiled=False)
+        assert first > 0 and 0 < ms < 1000
+
+
 @pytest.mark.slow
 def test_quick_benchmark_reports_every_ratio(tmp_path):
     out = tmp_path / "bench.json"
@@ -34,12 +43,18 @@ def test_quick_benchmark_reports_every_ratio(tmp_path):
         "throughput_ratio_cpu-xxs", "throughput_ratio_nano", "eval_share_cpu-xxs",
         "sweep_efficiency_smoke", "sweep_efficiency_smoke_tune_only", "startup_seconds_smoke",
         "search_busy_fraction_smoke", "trials_vs_threads_nano",
+        *(f"{k}_{m}" for m in ("cpu-xxs", "cpu-xs") for k in (
+            "step_fused_ratio", "step_compiled_ratio", "step_compiled_life_ratio",
+            "step_ms_eager", "compile_seconds")),
     ]:  # fmt: skip
         assert math.isfinite(r[key]) and r[key] > 0, key
     assert 0.3 < r["throughput_ratio_cpu-xxs"] < 3  # same work in both loops
     assert r["eval_share_cpu-xxs"] < 0.5
     assert r["sweep_efficiency_smoke"] < r["sweep_efficiency_smoke_tune_only"] <= 1.05
     assert 0 < r["search_busy_fraction_smoke"] <= 1.05
+    # the compiled step's life ratio counts its compile: below its per-step ratio
+    assert r["step_compiled_life_ratio_cpu-xs"] < r["step_compiled_ratio_cpu-xs"]
+    assert "cpu-xs step: eager" in proc.stdout
     assert "throughput_ratio_nano" in proc.stdout and "search_busy_fraction_smoke" in proc.stdout
     # start-up: launch to the first step, in parts; the first step comes after the trainable
     parts = [r[f"startup_part_{p}_seconds_smoke"] for p in ("imports", "ray_init", "worker")]

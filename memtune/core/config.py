@@ -167,6 +167,9 @@ class OptimConfig:
     hold_steps: int = 0  # wsd/plateau: steps at the floor after the decay, before max_steps
     name: str = ""  # label carried into tables and trial names (the protocol study's settings)
     dtype: str = "fp32"  # one of DTYPES: what the model trains and stores its parameters in
+    # torch.compile the model's forward and the optimizer's step (memtune.core.optim); off until
+    # benchmarks/run.py shows it pays over a trial's whole life, its compile time counted
+    compile: bool = False
     # a field set by --set -> (the field that would otherwise decide it, the value that leaves
     # it free): lr, when set, replaces lr_scale / d_model (memtune.tune.overrides)
     DECIDED_BY: ClassVar[dict[str, tuple[str, Any]]] = {"lr_scale": ("lr", None)}
@@ -176,6 +179,10 @@ class OptimConfig:
         check(
             self.dtype in DTYPES,
             f"optim.dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}",
+        )
+        check(
+            isinstance(self.compile, bool),
+            f"optim.compile must be true or false, got {self.compile!r}",
         )
         check(self.lr_scale > 0, f"optim.lr_scale must be > 0, got {self.lr_scale!r}")
         check(self.weight_decay >= 0, f"optim.weight_decay must be >= 0, got {self.weight_decay}")
