@@ -5,8 +5,9 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
-from memtune.core.metrics import memorization_summary
+from memtune.core.metrics import EVAL_CHUNK, memorization_summary, sequence_code_lengths
 
 
 def test_sums_are_float64_even_from_float32_code_lengths():
@@ -37,3 +38,19 @@ def test_efficiency_is_nan_when_the_floor_leaves_nothing_to_memorize():
     assert s["bits_total"] == 2.0 and s["bits_achievable"] == 0.0
     assert math.isnan(s["efficiency"])
     assert s["bits_memorized"] == pytest.approx(0.0)
+
+
+class _Uniform(torch.nn.Module):
+    """A model that gives every token of V = 2 probability 1/2: 1 bit per token."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.zeros(*x.shape, 2)  # (B, T, V)
+
+
+def test_code_lengths_of_more_sequences_than_one_chunk():
+    # chunks run over the sequences (dim 0), not the positions: N > EVAL_CHUNK, T = 2
+    n = EVAL_CHUNK + 3
+    x = torch.zeros(n, 2, dtype=torch.long)
+    bits = sequence_code_lengths(_Uniform(), x, x)
+    assert bits.shape == (n,) and bits.dtype == torch.float64
+    assert bits.sum().item() == pytest.approx(2.0 * n)
