@@ -53,3 +53,9 @@ def test_f1_at_median_breaks_ties_non_members_first_on_many_ties():
     top = np.lexsort((is_member, -scores))[:150]  # by score, down; non-members first in a tie
     tp = is_member[top].sum()
     assert f1_at_median(members, others) == pytest.approx(2 * tp / (150 + 150))
+
+
+def test_f1_at_median_of_one_member_and_of_none():
+    assert f1_at_median(np.array([1.0]), np.array([0.0])) == 1.0  # the top half is the member
+    assert math.isnan(f1_at_median(np.array([]), np.array([1.0, 2.0])))
+    assert math.isnan(f1_at_median(np.array([1.0]), np.array([])))
