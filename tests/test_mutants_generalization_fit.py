@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 import pytest
-from scipy import stats
 
 from analysis.common.fit import FitResult
 from analysis.generalization.fit import (
@@ -44,29 +43,6 @@ def _noisy():
     return r, predict_sigmoid(r, 0.6, 1.5, 0.5) + rng.normal(0, 0.01, r.size)
 
 
-def test_fit_intervals_and_r2_by_hand():
-    r, y = _noisy()
-    fit = fit_sigmoid(r, y)
-    res = fit.result
-    assert res.names == NAMES and res.n_points == 18
-    assert res.interval == "t from curve_fit (trials)"
-    assert res.params == pytest.approx([0.6, 1.5, 0.5], abs=0.15)
-    # stderr from the covariance's diagonal, t with n - 3 = 15 df
-    assert res.stderr == pytest.approx(np.sqrt(np.diag(fit.cov)))
-    t = stats.t.ppf(0.975, 15)
-    assert res.ci95[:, 0] == pytest.approx(res.params - t * res.stderr)
-    assert res.ci95[:, 1] == pytest.approx(res.params + t * res.stderr)
-    rss = ((y - predict_sigmoid(r, *res.params)) ** 2).sum()
-    assert res.r2 == pytest.approx(1 - rss / ((y - y.mean()) ** 2).sum())
-    assert fit.params() == tuple(float(p) for p in res.params)
-    # what curve_fit gives on the same points, bounded and started as documented
-    p, cov = __import__("scipy.optimize").optimize.curve_fit(
-        predict_sigmoid, r, y, p0=(float(y.min()), 2.0, float(np.median(np.log2(r)))),
-        bounds=([0.0, 0.0, -30.0], [0.999, 50.0, 30.0]), maxfev=20_000,
-    )  # fmt: skip
-    assert res.params == pytest.approx(p, rel=1e-6) and fit.cov == pytest.approx(cov, rel=1e-6)
-
-
 def test_fit_on_exact_points_recovers_the_parameters():
     r = 2.0 ** np.array([-3.0, -1.0, 0.0, 1.0, 3.0])
     fit = fit_sigmoid(r, predict_sigmoid(r, 0.7, 1.2, -0.5))
@@ -93,47 +69,3 @@ def _made(params=(0.6, 1.5, 0.5), cov=None):
     p = np.array(params)
     res = FitResult(NAMES, p, np.sqrt(np.diag(cov)), 10, 0.99, np.zeros((3, 2)))
     return SigmoidFit(res, cov)
-
-
-def test_draws_are_seeded_normal_draws_around_the_parameters():
-    fit = _made()
-    d = fit.draws(n=5, seed=3)
-    want = np.random.default_rng(3).multivariate_normal(fit.result.params, fit.cov, size=5)
-    assert d == pytest.approx(want)
-    assert fit.draws().shape == (4000, 3)
-    zero = np.random.default_rng(0).multivariate_normal(fit.result.params, fit.cov, size=4000)
-    assert fit.draws() == pytest.approx(zero)
-    # a nan covariance is drawn as 0: every draw at the parameters
-    nan = _made(cov=np.full((3, 3), np.nan))
-    assert nan.draws(n=3) == pytest.approx(np.tile(nan.result.params, (3, 1)))
-
-
-def test_crossing_interval_from_the_draws():
-    fit = _made()
-    r, lo, hi = fit.crossing_ci95(0.9)
-    assert r == pytest.approx(crossing(0.9, 0.6, 1.5, 0.5))
-    xs = np.array([crossing(0.9, *p) for p in fit.draws()])
-    xs = np.where(np.isnan(xs), np.inf, xs)
-    assert [lo, hi] == pytest.approx(list(np.quantile(xs, [0.025, 0.975])))
-    assert lo < r < hi
-    # a level the fit never reaches: no crossing, no interval; nor with an unknown covariance
-    assert all(math.isnan(v) for v in fit.crossing_ci95(0.5))
-    r, lo, hi = _made(cov=np.full((3, 3), np.nan)).crossing_ci95(0.9)
-    assert r == pytest.approx(crossing(0.9, 0.6, 1.5, 0.5)) and math.isnan(lo) and math.isnan(hi)
-    # draws whose lower level is above 0.9 never cross: counted beyond the end, so the
-    # interval has no finite top (numpy's quantile between two inf draws is nan, not inf)
-    wide = _made(params=(0.89, 1.5, 0.5), cov=np.diag([0.0025, 0.04, 0.01]))
-    r, lo, hi = wide.crossing_ci95(0.9)
-    assert 0 < lo < r and not math.isfinite(hi)
-
-
-def test_band_is_the_pointwise_quantiles_of_the_drawn_curves():
-    fit = _made()
-    r = np.array([0.5, 1.0, 4.0])
-    low, high = fit.band(r, seed=2)
-    ys = np.array([predict_sigmoid(r, *p) for p in fit.draws(seed=2)])
-    assert low == pytest.approx(np.quantile(ys, 0.025, axis=0))
-    assert high == pytest.approx(np.quantile(ys, 0.975, axis=0))
-    assert fit.band(r)[0] == pytest.approx(
-        np.quantile([predict_sigmoid(r, *p) for p in fit.draws(seed=0)], 0.025, axis=0)
-    )
