@@ -3,6 +3,7 @@ crossings, the fit's intervals and R2 by hand, the parameter draws and what is r
 Fast: the mutation run uses them (docs/testing.md)."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -137,3 +138,22 @@ def test_band_is_the_pointwise_quantiles_of_the_drawn_curves():
     assert fit.band(r)[0] == pytest.approx(
         np.quantile([predict_sigmoid(r, *p) for p in fit.draws(seed=0)], 0.025, axis=0)
     )
+
+
+def test_no_numpy_warnings_where_the_code_expects_them():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert crossing(0.9999, 0.5, 1e-3, 0.0) == math.inf  # overflow to inf, said
+        wide = _made(params=(0.89, 1.5, 0.5), cov=np.diag([0.0025, 0.04, 0.01]))
+        assert not math.isfinite(wide.crossing_ci95(0.9)[2])  # inf - inf in the quantile
+        # a covariance that is not positive semi-definite is drawn from all the same
+        bad = _made(cov=np.array([[1.0, 2.0, 0.0], [2.0, 1.0, 0.0], [0.0, 0.0, 1.0]]))
+        assert bad.draws(n=3).shape == (3, 3)
+
+
+def test_a_shallow_sigmoid_and_four_points():
+    r = 2.0 ** np.array([-8.0, -4.0, -2.0, 0.0, 2.0, 4.0, 8.0])
+    fit = fit_sigmoid(r, predict_sigmoid(r, 0.55, 0.5, 0.0))  # k under 1
+    assert fit.result.params == pytest.approx([0.55, 0.5, 0.0], abs=1e-5)
+    four = fit_sigmoid(r[1:5], predict_sigmoid(r[1:5], 0.55, 0.5, 0.0) + [0, 0.01, -0.01, 0])
+    assert four.result.n_points == 4 and np.isfinite(four.cov).all()
