@@ -36,3 +36,19 @@ def test_clusters_are_labels_read_as_strings():
     assert three.n_clusters == 3 and np.isfinite(three.stderr).all()
     assert three.ci95[0, 1] - three.params[0] == pytest.approx(4.302652729749464 * three.stderr[0])
     assert three.cov[0, 0] == pytest.approx(three.stderr[0] ** 2)
+
+
+def test_fit_ols_edges_at_exact_values():
+    x = np.array([0.0, 1, 2])
+    # clusters without a name are trials
+    ols = fit_ols(np.column_stack([x, np.ones(3)]), x, ("a", "b"), clusters=np.array([0, 1, 2]))
+    assert ols.interval == "cluster-robust by trial (3 clusters, t with G-1 df)"
+    # a y whose total variance is under 1 still has an R2
+    assert fit_linear(x, 0.1 * x).r2 == pytest.approx(1.0)
+    # one residual degree of freedom: errors and intervals, t with 1 df
+    one = fit_linear(x, np.array([0.0, 2.0, 1.0]))
+    assert np.isfinite(one.stderr).all() and one.cov is not None
+    assert one.ci95[0, 1] - one.params[0] == pytest.approx(T1 * one.stderr[0])
+    # as many points as parameters: nan intervals, still one (low, high) pair per parameter
+    exact = fit_linear(np.array([1.0, 2.0]), np.array([3.0, 5.0]))
+    assert exact.ci95.shape == (2, 2)
