@@ -30,8 +30,11 @@ def test_sweep_prints_each_models_bound_and_no_line_through_bounds(smoke):
         assert (path / "analysis" / name).stat().st_size > 10_000
 
 
-@pytest.mark.xfail(strict=True, reason="Tune's table does not show the budget columns yet: the "
-                   "reporter's columns are not wired into the header (open, first-hour work)")
+@pytest.mark.xfail(
+    strict=True,
+    reason="Tune's table does not show the budget columns yet: the "
+    "reporter's columns are not wired into the header (open, first-hour work)",
+)
 def test_progress_table_shows_budget_used_and_time_left(smoke):
     """Before the first trial the sweep says when it should end; Tune's table then shows each
     trial's share of its budget and its minutes left (the columns, and the values at the end:
