@@ -1,13 +1,12 @@
 """Two bodies at one vocabulary: a body parameter's bits without an assumption about the
 embedding (analysis.capacity.bodies), and the preset that makes them."""
 
-import importlib.util
 import math
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import ROOT
+from test_vocab import load_sweep
 
 from analysis.capacity.bodies import (
     MORRIS_1X32_FP32,
@@ -22,13 +21,6 @@ from analysis.capacity.bodies import (
 )
 from memtune.core.config import ModelConfig, replace
 from memtune.core.param_counts import gpt_param_split
-
-
-def load_sweep():
-    spec = importlib.util.spec_from_file_location("capacity_sweep", ROOT / "sweeps/capacity.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def test_the_presets_bodies_share_every_embedding_and_position_parameter():

@@ -34,20 +34,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis.capacity.morris import MORRIS_1X32_FP32, MORRIS_V, d32_models
 from analysis.common.compare import HELD, NOT_HELD, UNDECIDED, compare
-from analysis.common.fit import mean_ci95
-from memtune.core.config import ModelConfig
-from memtune.core.param_counts import gpt_param_split
+from analysis.common.fit import ci_text, mean_ci95, t975
 
-MORRIS_V, MORRIS_T, MORRIS_1X32_FP32 = 2048, 64, 4.23
 EXACT, BOUND, UNKNOWN = "exact", ">=", "?"
 GROUP = ["data.vocab_size", "model.tie_embeddings", "optim.dtype"]
-
-
-def _t975(dof: int) -> float:
-    from scipy import stats
-
-    return float(stats.t.ppf(0.975, dof)) if dof > 0 else math.nan
 
 
 def body_pairs(cap: pd.DataFrame) -> pd.DataFrame:
@@ -209,7 +201,7 @@ def morris_models(table: pd.DataFrame) -> list[dict[str, Any]]:
         lo = np.array([c[0] for c in d[f"{col}_ci95"]], dtype=float)
         hi = np.array([c[1] for c in d[f"{col}_ci95"]], dtype=float)
         n = d["n_exact"].to_numpy()
-        return (hi - lo) / 2 / np.array([_t975(int(k) - 1) for k in n])
+        return (hi - lo) / 2 / np.array([t975(int(k) - 1) for k in n])
 
     a_rows = t[np.isfinite(se("a", t))]
     b_rows = t[np.isfinite(se("b", t))]
@@ -246,7 +238,7 @@ def next_measurement(table: pd.DataFrame) -> list[dict[str, Any]]:
     if t.empty:
         return []
     half = np.array([(c[1] - c[0]) / 2 for c in t["a_ci95"]], dtype=float)
-    se = half / np.array([_t975(int(k) - 1) for k in t["n_exact"]])
+    se = half / np.array([t975(int(k) - 1) for k in t["n_exact"]])
     keep = np.isfinite(se)
     x = np.log2(t["vocab_size"].to_numpy(dtype=float))[keep]
     se = se[keep]
@@ -281,26 +273,23 @@ def morris_spread(models: list[dict[str, Any]]) -> list[dict[str, Any]]:
     it, "did not hold" when every model's interval excludes it on one side. The figures are
     extrapolations (V 256 -> 2,048, d_model 8 -> 32) that no interval here bounds."""
     out = []
-    for n_layer in (1, 2, 4, 8):
-        m = ModelConfig(n_layer=n_layer, d_model=32, n_head=2, tie_embeddings=True)
-        split = gpt_param_split(m, MORRIS_V, MORRIS_T)
-        total = sum(split.values())
-        nonemb, emb = split["body"] + split["position"], split["embedding"]
+    for m in d32_models():
+        total, nonemb, emb = m.n_params, m.non_embedding, m.embedding
         preds = []
         for mod in models:
             cap = mod["a"] * nonemb + mod["b"] * emb
-            t = _t975(min(mod["a_dof"], mod["b_dof"]))
+            t = t975(min(mod["a_dof"], mod["b_dof"]))
             half = t * math.sqrt((mod["a_se"] * nonemb) ** 2 + (mod["b_se"] * emb) ** 2)
             preds.append({"model": mod["model"], "bpp": cap / total,
                           "ci95": [(cap - half) / total, (cap + half) / total]})  # fmt: skip
-        row: dict[str, Any] = {"morris_model": f"{n_layer}x32", "n_params": total,
+        row: dict[str, Any] = {"morris_model": m.name, "n_params": total,
                                "embedding_share": emb / total, "predictions": preds}  # fmt: skip
         if preds:
             lows = [p["ci95"][0] for p in preds]
             highs = [p["ci95"][1] for p in preds]
             row["spread"] = [min(p["bpp"] for p in preds), max(p["bpp"] for p in preds)]
             row["envelope"] = [min(lows), max(highs)]
-        if n_layer == 1:
+        if m.n_layer == 1:
             row["morris_fp32"] = MORRIS_1X32_FP32
             row["verdict"] = _verdict_on(MORRIS_1X32_FP32, preds)
         out.append(row)
@@ -337,13 +326,6 @@ def bodies_summary(cap: pd.DataFrame) -> dict[str, Any] | None:
     }
 
 
-def _ci(c: list[float], fmt: str = ".2f") -> str:
-    lo, hi = c
-    if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)):
-        return "-"
-    return f"[{lo:{fmt}}, {hi:{fmt}}]"
-
-
 def format_bodies(s: dict[str, Any]) -> str:
     lines = [
         "bits per body parameter from two bodies at each V (same embedding; a = capacity "
@@ -357,8 +339,8 @@ def format_bodies(s: dict[str, Any]) -> str:
             f"  {r['vocab_size']:>5}{'yes' if r['tied'] else 'no':>6}{r['dtype']:>7}"
             f"{r['shallow'] + ' / ' + r['deep']:>22}{r['d_body']:>8,}{r['embedding']:>7,}"
             f"{str(r['n_exact']) + '/' + str(r['n_seeds']):>7}"
-            f"{r['a_bound'] + format(r['a'], '.3f'):>22}{_ci(r['a_ci95'], '.3f'):>16}"
-            f"{format(r['b'], '.3f'):>21}{_ci(r['b_ci95'], '.3f'):>18}"
+            f"{r['a_bound'] + format(r['a'], '.3f'):>22}{ci_text(*r['a_ci95']):>16}"
+            f"{format(r['b'], '.3f'):>21}{ci_text(*r['b_ci95']):>18}"
         )
     if s["comparisons"]:
         lines.append("  claims (held / did not hold / not decided by the seeds):")
@@ -372,7 +354,7 @@ def format_bodies(s: dict[str, Any]) -> str:
             "b (extrapolated from d_model 8 and V <= 256: no interval bounds that step):"
         )
         for r in preds:
-            each = "; ".join(f"{p['model']}: {p['bpp']:.2f} {_ci(p['ci95'])}"
+            each = "; ".join(f"{p['model']}: {p['bpp']:.2f} {ci_text(*p['ci95'], '.2f')}"
                              for p in r["predictions"])  # fmt: skip
             tail = ""
             if "verdict" in r:

@@ -25,21 +25,18 @@ import numpy as np
 import pandas as pd
 
 from analysis.capacity.bodies import bodies_summary, format_bodies
+from analysis.capacity.morris import (
+    MORRIS_1X32_FP32,
+    MORRIS_FP32_RANGE,
+    MORRIS_V,
+    d32_models,
+)
 from analysis.common.compare import compare
-from analysis.common.fit import FitResult, fit_ols, mean_ci95
-from memtune.core.config import ModelConfig
-from memtune.core.param_counts import gpt_param_split
+from analysis.common.fit import FitResult, ci_text, fit_ols, mean_ci95, t975
 
 # (column, default): a group's label names every axis that is not at its default
 AXES = (("data.vocab_size", 2), ("model.tie_embeddings", False), ("optim.dtype", "fp32"))
 SPLIT = ("n_params_embedding", "n_params_position", "n_params_body")
-# Morris et al. 2025, Table 1 as the issue quotes it (the only figures we hold): 1 layer x d 32
-# stores 4.23 bits/param in fp32; over the 16 models fp32 spans 3.02-4.23 (mean 3.83) and bf16
-# 2.86-3.94 (mean 3.51)
-MORRIS_1X32_FP32 = 4.23
-MORRIS_FP32_RANGE = (3.02, 4.23)
-MORRIS_BF16_RANGE = (2.86, 3.94)
-MORRIS_V, MORRIS_T = 2048, 64
 
 
 def _axis_value(df: pd.DataFrame, col: str, default: Any) -> pd.Series:
@@ -233,21 +230,19 @@ def morris_prediction(fit: FitResult) -> list[dict[str, Any]]:
     a, b = (float(p) for p in fit.params)
     cov = fit.cov
     dof = (fit.n_clusters - 1) if fit.n_clusters else fit.n_points - 2
-    t = _t975(dof)
+    t = t975(dof)
     out = []
-    for n_layer in (1, 2, 4, 8):
-        m = ModelConfig(n_layer=n_layer, d_model=32, n_head=2, tie_embeddings=True)
-        split = gpt_param_split(m, MORRIS_V, MORRIS_T)
-        total = sum(split.values())
-        x = np.array([split["body"] + split["position"], split["embedding"]], dtype=float)
+    for m in d32_models():
+        total = m.n_params
+        x = np.array([m.non_embedding, m.embedding], dtype=float)
         cap = float(x @ [a, b])
         half = t * math.sqrt(float(x @ cov @ x)) if cov is not None else math.nan
         out.append({
-            "model": f"{n_layer}x32", "n_params": total,
-            "embedding_share": split["embedding"] / total,
+            "model": m.name, "n_params": total,
+            "embedding_share": m.embedding / total,
             "bpp_predicted": cap / total,
             "ci95": [(cap - half) / total, (cap + half) / total],
-            "morris_fp32": MORRIS_1X32_FP32 if n_layer == 1 else None,
+            "morris_fp32": MORRIS_1X32_FP32 if m.n_layer == 1 else None,
         })  # fmt: skip
     return out
 
@@ -275,31 +270,22 @@ def morris_prediction_by_trend(per_v: pd.DataFrame) -> list[dict[str, Any]]:
         w = 1.0 / per_v[se].to_numpy() ** 2
         root = np.sqrt(w / w.sum())
         f = fit_ols(X * root[:, None], per_v[col].to_numpy() * root, ("per_log2_v", "at_v_1"))
-        t = _t975(f.n_points - 2)
+        t = t975(f.n_points - 2)
         var = float(at @ f.cov @ at) if f.cov is not None else math.nan
         terms.append((float(at @ f.params), var, t))
     out = []
-    for n_layer in (1, 2, 4, 8):
-        m = ModelConfig(n_layer=n_layer, d_model=32, n_head=2, tie_embeddings=True)
-        split = gpt_param_split(m, MORRIS_V, MORRIS_T)
-        total = sum(split.values())
-        nonemb, emb = split["body"] + split["position"], split["embedding"]
+    for m in d32_models():
+        total, nonemb, emb = m.n_params, m.non_embedding, m.embedding
         (a, var_a, t_a), (b, var_b, t_b) = terms
         cap = a * nonemb + b * emb
         half = math.sqrt((t_a * nonemb) ** 2 * var_a + (t_b * emb) ** 2 * var_b)
         out.append({
-            "model": f"{n_layer}x32", "n_params": total, "bits_per_body_param": a,
+            "model": m.name, "n_params": total, "bits_per_body_param": a,
             "bits_per_embedding_param": b, "bpp_predicted": cap / total,
             "ci95": [(cap - half) / total, (cap + half) / total],
-            "morris_fp32": MORRIS_1X32_FP32 if n_layer == 1 else None,
+            "morris_fp32": MORRIS_1X32_FP32 if m.n_layer == 1 else None,
         })  # fmt: skip
     return out
-
-
-def _t975(dof: int) -> float:
-    from scipy import stats
-
-    return float(stats.t.ppf(0.975, dof)) if dof > 0 else math.nan
 
 
 def vocab_summary(cap: pd.DataFrame) -> dict[str, Any]:
@@ -330,12 +316,6 @@ def vocab_summary(cap: pd.DataFrame) -> dict[str, Any]:
     return out
 
 
-def _ci(lo: float, hi: float, fmt: str = ".3f") -> str:
-    if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)):
-        return "-"
-    return f"[{lo:{fmt}}, {hi:{fmt}}]"
-
-
 def format_vocab(v: dict[str, Any]) -> str:
     lines = [
         "vocabulary, tying and precision (mean over seeds, 95% CI; '>=' = a seed is a lower "
@@ -349,9 +329,9 @@ def format_vocab(v: dict[str, Any]) -> str:
             f"  {g['group']:<24}{g['vocab_size']:>5}{'yes' if g['tied'] else 'no':>6}"
             f"{g['dtype']:>6}{g['n_params']:>8,}{g['n_params_embedding']:>7,}"
             f"{str(g['n_converged']) + '/' + str(g['n_seeds']):>6}"
-            f"{bound + format(g['bpp'], '.3f'):>12}{_ci(*g['bpp_ci95']):>17}"
+            f"{bound + format(g['bpp'], '.3f'):>12}{ci_text(*g['bpp_ci95']):>17}"
             f"{bound + format(g['bpp_non_embedding'], '.3f'):>14}"
-            f"{_ci(*g['bpp_non_embedding_ci95']):>17}  {g['verdicts']}"
+            f"{ci_text(*g['bpp_non_embedding_ci95']):>17}  {g['verdicts']}"
         )
     for g in v["groups"]:
         if g["bound"] or g["n_converged"] < g["n_seeds"]:
@@ -377,8 +357,8 @@ def format_vocab(v: dict[str, Any]) -> str:
         for r in v["per_vocab"]:
             lines.append(
                 f"    V={r['vocab_size']:<5}{r['bits_per_body_param']:>7.3f} "
-                f"{_ci(*r['body_ci95']):>17} bits/body param  "
-                f"{r['bits_per_embedding_param']:>7.3f} {_ci(*r['embedding_ci95']):>17} "
+                f"{ci_text(*r['body_ci95']):>17} bits/body param  "
+                f"{r['bits_per_embedding_param']:>7.3f} {ci_text(*r['embedding_ci95']):>17} "
                 f"bits/embedding param  ({r['n_points']} runs)"
             )
     if v.get("bodies"):
@@ -391,9 +371,9 @@ def format_vocab(v: dict[str, Any]) -> str:
         f"  one fit across groups (each term the same at every V) over {f['n_points']} converged "
         "fp32 (group, seed) points, no intercept "
         f"(R2 {f['r2']:.3f}; {f['interval']}):",
-        f"    capacity = {f['bits_per_body_param']:.3f} {_ci(*f['bits_per_body_param_ci95'])} "
+        f"    capacity = {f['bits_per_body_param']:.3f} {ci_text(*f['bits_per_body_param_ci95'])} "
         f"x non-embedding params + {f['bits_per_embedding_param']:.3f} "
-        f"{_ci(*f['bits_per_embedding_param_ci95'])} x embedding params",
+        f"{ci_text(*f['bits_per_embedding_param_ci95'])} x embedding params",
     ]
     lines.append(
         "  prediction of Morris et al.'s d_model 32 models (V=2048, tied) from that fit "
@@ -405,7 +385,7 @@ def format_vocab(v: dict[str, Any]) -> str:
         )  # fmt: skip
         lines.append(
             f"    {p['model']:<6}{p['n_params']:>9,} params ({p['embedding_share']:.0%} "
-            f"embedding): {p['bpp_predicted']:.2f} {_ci(*p['ci95'], '.2f')} bits/param   "
+            f"embedding): {p['bpp_predicted']:.2f} {ci_text(*p['ci95'], '.2f')} bits/param   "
             f"({theirs})"
         )
     trend = v.get("morris_prediction_by_trend") or []
@@ -420,6 +400,6 @@ def format_vocab(v: dict[str, Any]) -> str:
             theirs = f"Morris fp32 {p['morris_fp32']:.2f}" if p["morris_fp32"] else ""
             lines.append(
                 f"    {p['model']:<6}{p['n_params']:>9,} params: {p['bpp_predicted']:.2f} "
-                f"{_ci(*p['ci95'], '.2f')} bits/param   {theirs}".rstrip()
+                f"{ci_text(*p['ci95'], '.2f')} bits/param   {theirs}".rstrip()
             )
     return "\n".join(lines)

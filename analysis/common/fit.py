@@ -5,6 +5,7 @@ Each fitter returns a ``FitResult``; prediction takes explicit parameters, never
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -118,6 +119,18 @@ def fit_linear(
 
 def predict_linear(x: np.ndarray, slope: float, intercept: float) -> np.ndarray:
     return slope * np.asarray(x, dtype=float) + intercept
+
+
+def t975(dof: int) -> float:
+    """The 97.5% quantile of Student's t (a 95% two-sided interval); nan without a dof."""
+    return float(stats.t.ppf(0.975, dof)) if dof > 0 else math.nan
+
+
+def ci_text(lo: float | None, hi: float | None, fmt: str = ".3f") -> str:
+    """ "[lo, hi]", or "-" where the interval is missing (a bound, one seed, no fit)."""
+    if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)):
+        return "-"
+    return f"[{lo:{fmt}}, {hi:{fmt}}]"
 
 
 def mean_ci95(values: np.ndarray) -> tuple[float, float, float]:
