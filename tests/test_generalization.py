@@ -329,6 +329,20 @@ def test_fit_sigmoid_recovers_known_parameters_and_its_crossings():
     assert predict_sigmoid(np.array([x]), *fit.params())[0] == pytest.approx(0.95)
 
 
+def test_crossing_interval_puts_a_refit_that_never_crosses_on_its_own_side():
+    """A refit whose floor is above the level crosses at r = 0 (the low end); a flat one under
+    the level never reaches it (the high end, inf)."""
+    r = np.repeat(2.0 ** np.linspace(-5, 3, 12), 2)
+    fit = fit_sigmoid(r, predict_sigmoid(r, 0.67, 1.5, -1.0), n_boot=0)
+    ok = (0.67, 1.5, -1.0)
+    above = replace(fit, boot=np.array([ok] * 10 + [(0.97, 1.5, -1.0)] * 30))
+    assert above.crossing_ci95(0.95)[1:] == (0.0, pytest.approx(crossing(0.95, *ok)))
+    flat = replace(fit, boot=np.array([ok] * 10 + [(0.6, 0.0, -1.0)] * 30))
+    assert flat.crossing_ci95(0.95)[1:] == (pytest.approx(crossing(0.95, *ok)), math.inf)
+    high_flat = replace(fit, boot=np.array([ok] * 10 + [(0.92, 0.0, -1.0)] * 30))
+    assert high_flat.crossing_ci95(0.95)[1] == 0.0  # flat at 0.96: above the level everywhere
+
+
 # a trial's bootstrap half-widths and step count, as recompute and the loop give them: 0 = the
 # tables below are noiseless unless a test says otherwise; every trial trained the same steps
 QUIET = {"mem_u_excess_ci95_half_bits": 0.0, "heldout_excess_ci95_half_bits_per_token": 0.0,

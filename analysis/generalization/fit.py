@@ -181,14 +181,19 @@ class SigmoidFit:
 
     def crossing_ci95(self, level: float) -> tuple[float, float, float]:
         """(r, low, high): where the fit crosses ``level`` and the 95% interval of the bootstrap
-        refits' crossings (refits that never cross count as beyond either end: it widens)."""
+        refits' crossings. A refit that never crosses is above the level at every ratio (its
+        floor is already there: it crosses at r = 0) or below it at every ratio (k = 0 and a
+        flat curve under it: at r = inf); either widens the interval on its own side."""
         r = crossing(level, *self.params())
         if np.isnan(r) or not len(self.boot):
             return r, float("nan"), float("nan")
         xs = np.array([crossing(level, *p) for p in self.boot])
-        xs = np.where(np.isnan(xs), np.inf, xs)
-        with np.errstate(invalid="ignore"):  # quantiles between two inf draws are inf
-            low, high = np.quantile(xs, [0.025, 0.975])
+        lo, k = self.boot[:, 0], self.boot[:, 1]
+        start = np.where(k > 0, lo, (1.0 + lo) / 2)  # the curve's value as r -> 0
+        xs = np.where(np.isnan(xs), np.where(start >= level, 0.0, np.inf), xs)
+        # the draws at or beyond the bounds, not interpolated between them (inf - inf is nan)
+        low = np.quantile(xs, 0.025, method="lower")
+        high = np.quantile(xs, 0.975, method="higher")
         return r, float(low), float(high)
 
     def band(self, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
