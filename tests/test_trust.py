@@ -216,3 +216,22 @@ def test_resume_refuses_flags_that_tune_would_silently_ignore(tmp_path, flags):
     proc = run_py("sweeps/capacity.py", "--resume", "--name", "x", "--storage-path",
                   str(tmp_path), *flags)  # fmt: skip
     assert_one_line_error(proc, "--resume", flags[0], "cannot change")
+
+
+def test_a_pending_trial_run_to_the_end_by_an_extension_is_not_missing():
+    """Joined with its extension, a stopped sweep's pending point that the extension finished
+    is dropped; one no part finished, and the finished ones, stay."""
+    from analysis.common.load import drop_superseded
+
+    table = pd.DataFrame({
+        "trial_id": ["a", "b", "c", "b2"],
+        "seed": [0, 1, 2, 1],
+        "model.name": ["cpu-xxs"] * 4,
+        "status": ["TERMINATED", "PENDING", "PENDING", "TERMINATED"],
+    })  # fmt: skip
+    kept = drop_superseded(table, ["seed", "model.name"])
+    assert list(kept["trial_id"]) == ["a", "c", "b2"]
+    other_model = table.assign(**{"model.name": ["cpu-xxs", "cpu-xs", "cpu-xxs", "cpu-xxs"]})
+    assert list(drop_superseded(other_model, ["seed", "model.name"])["trial_id"]) == [
+        "a", "b", "c", "b2"
+    ]  # fmt: skip

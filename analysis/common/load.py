@@ -190,9 +190,28 @@ def _join(
     table = pd.concat([df for _, df in named], ignore_index=True)
     if "trial_id" in table:  # a trial given twice (a store and its own table) counts once
         table = table[table["trial_id"].isna() | ~table["trial_id"].duplicated()]
+    table = drop_superseded(table, [c for c in table if c in columns])
     rows = pd.concat([df for _, df in tables], ignore_index=True) if tables else None
     analyses = tuple(ea for part in parts for ea in part.analyses)
     return StoredExperiment(location, table.reset_index(drop=True), analyses, rows)
+
+
+def drop_superseded(table: pd.DataFrame, config: list[str]) -> pd.DataFrame:
+    """The rows without the unfinished trials whose config another part ran to the end.
+
+    A stopped sweep grown by ``--extend`` runs its pending grid points in the extension: the
+    parent's copy of such a point never ran, and is no missing trial of the joined experiment.
+    An unfinished trial with no finished twin stays, to be named as unfinished.
+
+    Args:
+        table: the joined rows, with ``status``.
+        config: the config columns that identify a grid point.
+    """
+    if "status" not in table or not config:
+        return table
+    key = table[config].astype(str).agg("|".join, axis=1)
+    done = table["status"] == ENDED_NORMALLY
+    return table[done | ~key.isin(set(key[done]))]
 
 
 def _read_one(p: Store) -> StoredExperiment:
