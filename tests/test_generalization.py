@@ -945,3 +945,15 @@ def test_bootstrap_intervals_measure_the_sequences_noise():
     assert flat["heldout_excess_ci95_half_bits_per_token"] == 0.0
     assert flat["mem_u_excess_ci95_half_bits"] == 0.0
     assert all(math.isnan(v) for v in bootstrap_intervals([], [], hs, hm, 64).values())
+
+
+def test_figures_of_a_plain_table_without_the_memorizer_or_training_columns():
+    """A table typed from printed figures lacks memorizable_bits and the training excess: the
+    figures draw what the table has instead of failing."""
+    from analysis.generalization.plots import plot_heldout_vs_n, plot_mem_vs_n
+
+    df = _table([250.0, 500.0, 950.0, 1000.0, 800.0, 300.0], [1.0, 0.99, 0.93, 0.8, 0.7, 0.67],
+                ["memorized"] * 3 + ["saturated"] * 3)  # fmt: skip
+    assert "memorizable_bits" not in df and "train_excess_bits_per_token" not in df
+    assert len(plot_mem_vs_n(df).axes[0].lines) == 4  # train, held-out, capacity, N*
+    assert len(plot_heldout_vs_n(df).axes[0].lines) == 3  # held-out, x = 1, y = 0

@@ -35,7 +35,8 @@ def plot_mem_vs_n(df: pd.DataFrame) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for name, color in _models(df):
         d = df[df["model.name"] == name]
-        mean = d.groupby("n_seqs")[["mem_u_bits", "mem_u_heldout_bits", "memorizable_bits"]].mean()
+        cols = [c for c in ("mem_u_bits", "mem_u_heldout_bits", "memorizable_bits") if c in d]
+        mean = d.groupby("n_seqs")[cols].mean()  # a plain table may lack the perfect memorizer
         n_params = int(d["n_params"].iloc[0])
         ax.plot(mean.index, mean["mem_u_bits"], "-", color=color,
                 label=f"{name} ({n_params:,} params): mem_U train")  # fmt: skip
@@ -58,6 +59,9 @@ def plot_mem_vs_n(df: pd.DataFrame) -> plt.Figure:
     return fig
 
 
+TRAIN_EXCESS = "train_excess_bits_per_token"
+
+
 def plot_heldout_vs_n(df: pd.DataFrame) -> plt.Figure:
     """Held-out loss in excess of the source (bits/token) against N / N*, per model.
 
@@ -68,13 +72,13 @@ def plot_heldout_vs_n(df: pd.DataFrame) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for name, color in _models(df):
         d = df[df["model.name"] == name]
-        mean = d.groupby("multiple")[
-            ["heldout_excess_bits_per_token", "train_excess_bits_per_token"]
-        ].mean()
+        cols = [c for c in ("heldout_excess_bits_per_token", TRAIN_EXCESS) if c in d]
+        mean = d.groupby("multiple")[cols].mean()  # a plain table may lack the training excess
         ax.plot(mean.index, mean["heldout_excess_bits_per_token"], "-", color=color,
                 label=f"{name}: held-out")  # fmt: skip
-        ax.plot(mean.index, mean["train_excess_bits_per_token"], "--", color=color, lw=0.8,
-                label=f"{name}: train")  # fmt: skip
+        if TRAIN_EXCESS in mean:
+            ax.plot(mean.index, mean[TRAIN_EXCESS], "--", color=color, lw=0.8,
+                    label=f"{name}: train")  # fmt: skip
         _points(ax, d, "multiple", "heldout_excess_bits_per_token", color)
     ax.axvline(1.0, color="0.5", ls=":", lw=1)
     ax.axhline(0.0, color="0.7", lw=0.8)
