@@ -85,12 +85,17 @@ def add(path: str, command: str, data: Path | None = None) -> Path:
         raise UsageError(f"{path}: no memtune.json naming its experiment and preset")
     report, summary = analyse_store(experiment, path)
     dirty = " (with uncommitted changes)" if _git("status", "--porcelain", "--", "memtune") else ""
+    here = _git("rev-parse", "--short", "HEAD") + dirty
+    # the code the sweep ran (its memtune.json, or its sources' for a join); else the analysis'
+    ran = [meta.get("commit")] + [read_meta(src).get("commit") for src in meta.get("sources", [])]
+    ran = list(dict.fromkeys(c for c in ran if c))
     entry = {
         "experiment": experiment,
         "preset": preset,
         "command": command,
         "analysis_command": f"python -m analysis.{experiment} {Path(path).name}",
-        "commit": _git("rev-parse", "--short", "HEAD") + dirty,
+        "commit": ", ".join(ran) if ran else f"{here} (the analysis'; the run's not recorded)",
+        "analysis_commit": here,
         "date": time.strftime("%Y-%m-%d", time.gmtime(Path(path).stat().st_mtime)),
         "report": report,
         "summary": summary,

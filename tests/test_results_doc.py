@@ -5,6 +5,7 @@ printout is the committed summary's report once there is one."""
 import json
 import re
 
+import pytest
 from conftest import ROOT
 from test_capacity_analysis import three_models
 
@@ -72,3 +73,28 @@ def test_the_readmes_first_printout_is_the_committed_summarys():
     readme = (ROOT / "README.md").read_text()
     blocks = re.findall(r"```\n(capacity fit.*?)```", readme, re.S)
     assert blocks and blocks[0].rstrip() == report.rstrip()
+
+
+def test_the_sweep_records_the_code_it_ran():
+    """memtune.json names the commit the sweep ran at (+dirty with uncommitted changes), so a
+    summary written later, at another commit, still names the code of its figures."""
+    import subprocess
+
+    from memtune.tune.sweep import code_version
+
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                          capture_output=True, text=True).stdout.strip()  # fmt: skip
+    assert code_version().removesuffix("+dirty") == head
+
+
+@pytest.mark.slow
+def test_add_writes_a_summary_naming_the_runs_commit_and_the_analysis(smoke_run, tmp_path):
+    from memtune.core.store import read_meta
+
+    path, _, _ = smoke_run("capacity")
+    ran = read_meta(str(path))["commit"]
+    target = results.add(str(path), "python sweeps/capacity.py --preset smoke", data=tmp_path)
+    entry = json.loads(target.read_text())
+    assert target.name == "capacity_smoke.json" and entry["commit"] == ran
+    assert entry["analysis_command"] == f"python -m analysis.capacity {path.name}"
+    assert entry["summary"]["n_trials"] == 4 and "bits/param" in entry["report"]
