@@ -61,6 +61,8 @@ def test_quick_benchmark_reports_every_ratio(tmp_path):
     assert all(math.isfinite(p) and p > 0 for p in parts), parts
     assert 0 < r["startup_to_trainable_seconds_smoke"] < r["startup_seconds_smoke"]
     assert "start-up, smoke preset: launch to the first training step" in proc.stdout
+    assert r["startup_median_seconds"] == r["startup_seconds_smoke"] and r["startup_runs"] == 1
+    assert "start-up, smoke preset, 1 run(s): median" in proc.stdout
     # the trials' time over the 2 CPUs: the smoke preset's 4 trials, each on one CPU
     cpus = [k.removesuffix("_busy_seconds_smoke") for k in r if k.endswith("_busy_seconds_smoke")]
     assert sum(r[f"{c}_trials_smoke"] for c in cpus) == 4
