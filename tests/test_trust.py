@@ -228,10 +228,10 @@ def test_a_pending_trial_run_to_the_end_by_an_extension_is_not_missing():
         "seed": [0, 1, 2, 1],
         "model.name": ["cpu-xxs"] * 4,
         "status": ["TERMINATED", "PENDING", "PENDING", "TERMINATED"],
+        "optim.decay_steps": [None, 5.0, np.nan, 5.0],  # missing values, as Tune's tables have
     })  # fmt: skip
-    kept = drop_superseded(table, ["seed", "model.name"])
+    grid = ["seed", "model.name", "optim.decay_steps"]
+    kept = drop_superseded(table, grid)
     assert list(kept["trial_id"]) == ["a", "c", "b2"]
     other_model = table.assign(**{"model.name": ["cpu-xxs", "cpu-xs", "cpu-xxs", "cpu-xxs"]})
-    assert list(drop_superseded(other_model, ["seed", "model.name"])["trial_id"]) == [
-        "a", "b", "c", "b2"
-    ]  # fmt: skip
+    assert list(drop_superseded(other_model, grid)["trial_id"]) == ["a", "b", "c", "b2"]

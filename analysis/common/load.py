@@ -209,7 +209,8 @@ def drop_superseded(table: pd.DataFrame, config: list[str]) -> pd.DataFrame:
     """
     if "status" not in table or not config:
         return table
-    key = table[config].astype(str).agg("|".join, axis=1)
+    rows = table[config].itertuples(index=False)  # a grid point: its config as one key
+    key = pd.Series([repr(tuple(r)) for r in rows], index=table.index)
     done = table["status"] == ENDED_NORMALLY
     return table[done | ~key.isin(set(key[done]))]
 
