@@ -1,12 +1,13 @@
 """Edges of the shared fitters (analysis.common.fit) that mutation testing found unpinned: the
-interval of two values, the point count a fit needs, cluster labels as strings."""
+interval of two values, the point count a fit needs, cluster labels as strings, the t quantile
+and the interval text."""
 
 import math
 
 import numpy as np
 import pytest
 
-from analysis.common.fit import fit_linear, fit_ols, mean_ci95
+from analysis.common.fit import ci_text, fit_linear, fit_ols, mean_ci95, t975
 
 T1 = 12.706204736174698  # t_{0.975} with 1 df
 
@@ -52,3 +53,19 @@ def test_fit_ols_edges_at_exact_values():
     # as many points as parameters: nan intervals, still one (low, high) pair per parameter
     exact = fit_linear(np.array([1.0, 2.0]), np.array([3.0, 5.0]))
     assert exact.ci95.shape == (2, 2)
+
+
+def test_t975_is_students_97_5_percent_quantile_and_nan_without_a_dof():
+    assert t975(1) == pytest.approx(T1, rel=1e-12)
+    assert t975(2) == pytest.approx(4.302652729749464, rel=1e-12)
+    assert t975(30) == pytest.approx(2.0422724563012373, rel=1e-12)
+    assert type(t975(2)) is float
+    assert math.isnan(t975(0)) and math.isnan(t975(-1))
+
+
+def test_ci_text_formats_an_interval_and_marks_a_missing_one():
+    assert ci_text(1.23456, 2.5) == "[1.235, 2.500]"
+    assert ci_text(-0.5, 0.25, ".1f") == "[-0.5, 0.2]"
+    for lo, hi in ((None, 1.0), (1.0, None), (math.nan, 1.0), (1.0, math.nan), (1.0, math.inf),
+                   (-math.inf, 1.0)):  # fmt: skip
+        assert ci_text(lo, hi) == "-", (lo, hi)

@@ -1,5 +1,6 @@
 """Edges of the generalization figures (memtune.experiments.generalization.metrics) that mutation
-testing found unpinned: sums in float64 whatever the dtype of the stored code lengths."""
+testing found unpinned: sums in float64 whatever the dtype of the stored code lengths; the
+bootstrap intervals of one trial, resample by resample."""
 
 import math
 import warnings
@@ -7,7 +8,13 @@ import warnings
 import numpy as np
 import pytest
 
-from memtune.experiments.generalization.metrics import auroc, f1_at_median, generalization_summary
+from memtune.experiments.generalization.metrics import (
+    BOOT_COLUMNS,
+    auroc,
+    bootstrap_intervals,
+    f1_at_median,
+    generalization_summary,
+)
 
 
 def test_figures_are_float64_sums_even_from_float32_code_lengths():
@@ -59,3 +66,34 @@ def test_f1_at_median_of_one_member_and_of_none():
     assert f1_at_median(np.array([1.0]), np.array([0.0])) == 1.0  # the top half is the member
     assert math.isnan(f1_at_median(np.array([]), np.array([1.0, 2.0])))
     assert math.isnan(f1_at_median(np.array([1.0]), np.array([])))
+
+
+def test_bootstrap_intervals_resample_each_set_with_replacement_at_its_own_size():
+    # 3 training and 2 held-out sequences; the stream draws the training indices first
+    ts, tm = np.array([10.0, 12.0, 14.0]), np.array([4.0, 13.0, 8.0])  # mem_U 6, 0, 6
+    hs, hm = np.array([11.0, 13.0]), np.array([12.0, 10.0])  # mem_U 0, 3; excess 1, -3
+    b = bootstrap_intervals(ts, tm, hs, hm, seq_len=4, n_boot=5, seed=7)
+    rng = np.random.default_rng(7)
+    ti, hi = rng.integers(0, 3, (5, 3)), rng.integers(0, 2, (5, 2))
+    held_excess = np.array([1.0, -3.0])[hi].mean(axis=1) / 4
+    mem_held = np.array([0.0, 3.0])[hi].sum(axis=1)
+    mem_excess = np.array([6.0, 0.0, 6.0])[ti].sum(axis=1) - mem_held
+    lo, up = np.percentile(held_excess, [2.5, 97.5])
+    assert b["heldout_excess_ci95_half_bits_per_token"] == pytest.approx((up - lo) / 2)
+    assert [b["mem_u_heldout_ci95_low_bits"], b["mem_u_heldout_ci95_high_bits"]] == (
+        pytest.approx(list(np.percentile(mem_held, [2.5, 97.5])))
+    )
+    lo, up = np.percentile(mem_excess, [2.5, 97.5])
+    assert b["mem_u_excess_ci95_half_bits"] == pytest.approx((up - lo) / 2)
+    assert list(b) == list(BOOT_COLUMNS) and all(type(v) is float for v in b.values())
+    # the defaults: 1000 resamples of stream 0 (on figures that take many values)
+    r = np.random.default_rng(0)
+    ts, tm, hs, hm = r.normal(60, 5, (4, 40))
+    b = bootstrap_intervals(ts, tm, hs, hm, 4)
+    assert b == bootstrap_intervals(ts, tm, hs, hm, 4, n_boot=1000, seed=0)
+    assert b != bootstrap_intervals(ts, tm, hs, hm, 4, seed=1)
+    assert b != bootstrap_intervals(ts, tm, hs, hm, 4, n_boot=999)
+    # an empty set on either side: no interval
+    for args in (([], [], hs, hm), (ts, tm, [], [])):
+        out = bootstrap_intervals(*args, 4)
+        assert list(out) == list(BOOT_COLUMNS) and all(math.isnan(v) for v in out.values())

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from memtune.core.config import ModelConfig, OptimConfig, replace
+from memtune.core.config import ModelConfig, OptimConfig
 from memtune.core.precision import compute_context, snapshot, unchanged_fraction
 from memtune.experiments.capacity.config import DataConfig, TrainConfig
 from memtune.experiments.capacity.loop import train
@@ -17,6 +17,22 @@ def _cfg(dtype: str) -> TrainConfig:
         optim=OptimConfig(dtype=dtype, batch_size=0, lr_scale=0.6), max_steps=60,
         eval_every=30, checkpoint_every=30,
     )  # fmt: skip
+
+
+def _train_keeping_state(cfg: TrainConfig):
+    """(the run's result, the last checkpointed state)."""
+    states = []
+    out = train(cfg, report=lambda m, s: states.append(s))
+    return out, [s for s in states if s is not None][-1]
+
+
+def _stored_dtypes(state) -> tuple[set, set]:
+    """(the dtypes of the floating parameters, of AdamW's two moments) in a training state."""
+    moments = [t for st in state.optimizer["state"].values() for k, t in st.items()
+               if k in ("exp_avg", "exp_avg_sq")]  # fmt: skip
+    assert len(moments) == 2 * len(state.optimizer["state"]) > 0
+    params = {v.dtype for v in state.model.values() if v.is_floating_point()}
+    return params, {t.dtype for t in moments}
 
 
 def test_unchanged_fraction_counts_entries_a_step_left_alone():
@@ -51,14 +67,8 @@ def test_mixed_computes_in_bf16_only_inside_its_context():
 
 @pytest.mark.trains
 def test_mixed_keeps_fp32_master_weights_and_moments():
-    states = []
-    out = train(_cfg("mixed"), report=lambda m, s: states.append(s))
-    state = [s for s in states if s is not None][-1]
-    assert {v.dtype for v in state.model.values() if v.is_floating_point()} == {torch.float32}
-    moments = [t for st in state.optimizer["state"].values() for k, t in st.items()
-               if k in ("exp_avg", "exp_avg_sq")]  # fmt: skip
-    assert len(moments) == 2 * len(state.optimizer["state"]) > 0
-    assert {t.dtype for t in moments} == {torch.float32}
+    out, state = _train_keeping_state(_cfg("mixed"))
+    assert _stored_dtypes(state) == ({torch.float32}, {torch.float32})
     # fp32 master weights take every update: AdamW moves every entry
     assert out["frac_unchanged"] == 0.0
     # and mixed is not fp32 under another name: bf16 compute changes where the run ends
@@ -69,7 +79,10 @@ def test_mixed_keeps_fp32_master_weights_and_moments():
 
 
 @pytest.mark.trains
-def test_pure_bf16_reports_the_updates_that_round_away():
-    out = train(replace(_cfg("bf16"), max_steps=60))
+def test_pure_bf16_stores_bf16_and_reports_the_updates_that_round_away():
+    out, state = _train_keeping_state(_cfg("bf16"))
+    # pure bf16, not mixed precision: the parameters and AdamW's moments are bf16 themselves,
+    # with no fp32 master copy
+    assert _stored_dtypes(state) == ({torch.bfloat16}, {torch.bfloat16})
     # 4% of the entries stood still in the last step here (fp32 and mixed: exactly 0)
     assert 0.01 < out["frac_unchanged"] < 1.0

@@ -115,22 +115,15 @@ def test_bad_dtype_names_the_field():
 
 
 @pytest.mark.trains
-def test_bf16_trains_in_bf16_and_reports_the_split():
+def test_bf16_reports_the_split_and_ends_elsewhere_than_fp32():
     cfg = TrainConfig(
         model=tied(), data=DataConfig(n_seqs=8, seq_len=16, vocab_size=4),
         optim=OptimConfig(dtype="bf16", batch_size=0), max_steps=60, eval_every=30,
         checkpoint_every=30,
     )  # fmt: skip
-    reports, states = [], []
-    out = train(cfg, report=lambda m, s: (reports.append(m), states.append(s)))
-    # pure bf16, not mixed precision: the parameters and AdamW's moments are bf16 themselves,
-    # with no fp32 master copy
-    state = [s for s in states if s is not None][-1]
-    assert {v.dtype for v in state.model.values() if v.is_floating_point()} == {torch.bfloat16}
-    moments = [t for st in state.optimizer["state"].values() for k, t in st.items()
-               if k in ("exp_avg", "exp_avg_sq")]  # fmt: skip
-    assert len(moments) == 2 * len(state.optimizer["state"]) > 0
-    assert {t.dtype for t in moments} == {torch.bfloat16}
+    reports = []
+    out = train(cfg, report=lambda m, s: reports.append(m))
+    # what pure bf16 stores (parameters and AdamW's moments): tests/test_precision.py
     split = gpt_param_split(cfg.model, 4, 16)
     assert {k: out[f"n_params_{k}"] for k in split} == split
     assert out["n_params"] == sum(split.values())
