@@ -23,7 +23,6 @@ import contextlib
 import importlib
 import io
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -44,11 +43,6 @@ TITLE = "# What each seed claimed, and what memtune measured"
 def summary_name(experiment: str, preset: str) -> str:
     """The summary's file name: one per experiment and preset (a rerun replaces it)."""
     return f"{experiment}_{preset}.json"
-
-
-def _git(*args: str) -> str:
-    out = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
-    return out.stdout.strip()
 
 
 def analyse_store(experiment: str, path: str) -> tuple[str, dict[str, Any]]:
@@ -73,7 +67,7 @@ def add(path: str, command: str, data: Path | None = None) -> Path:
     Returns:
         The summary file written.
     """
-    from memtune.core.store import read_meta
+    from memtune.core.store import code_version, read_meta
 
     meta = read_meta(path)
     experiment, preset = meta.get("experiment"), meta.get("preset")
@@ -84,8 +78,7 @@ def add(path: str, command: str, data: Path | None = None) -> Path:
     if not experiment or not preset:
         raise UsageError(f"{path}: no memtune.json naming its experiment and preset")
     report, summary = analyse_store(experiment, path)
-    dirty = " (with uncommitted changes)" if _git("status", "--porcelain", "--", "memtune") else ""
-    here = _git("rev-parse", "--short", "HEAD") + dirty
+    here = code_version() or "unknown"  # the code analysing now (a sweep records its own)
     # the code the sweep ran (its memtune.json, or its sources' for a join); else the analysis'
     ran = [meta.get("commit")] + [read_meta(src).get("commit") for src in meta.get("sources", [])]
     ran = list(dict.fromkeys(c for c in ran if c))

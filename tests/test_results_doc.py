@@ -80,7 +80,7 @@ def test_the_sweep_records_the_code_it_ran():
     summary written later, at another commit, still names the code of its figures."""
     import subprocess
 
-    from memtune.tune.sweep import code_version
+    from memtune.core.store import code_version
 
     head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
                           capture_output=True, text=True).stdout.strip()  # fmt: skip

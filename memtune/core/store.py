@@ -36,6 +36,7 @@ import importlib
 import json
 import math
 import sys
+from pathlib import Path
 from typing import Any
 
 META = "memtune.json"
@@ -73,6 +74,24 @@ def read_meta(uri: str) -> dict[str, Any]:
         return {}
     with fs.open_input_stream(path) as f:
         return json.loads(f.read().decode())
+
+
+def code_version() -> str | None:
+    """The git commit of the code running now (``+dirty`` with uncommitted changes to memtune/
+    or sweeps/): a sweep records it in memtune.json and ``analysis.results`` beside a summary,
+    so that a figure can name the code it came from; None outside git."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]  # the checkout holding memtune/
+
+    def git(*a: str) -> str:
+        out = subprocess.run(["git", "-C", str(root), *a], capture_output=True, text=True)
+        return out.stdout.strip() if out.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short", "HEAD")
+    if not commit:
+        return None
+    return commit + ("+dirty" if git("status", "--porcelain", "--", "memtune", "sweeps") else "")
 
 
 def write_meta(uri: str, meta: dict[str, Any]) -> None:

@@ -40,6 +40,7 @@ from memtune.core.store import (
     ENDED_NORMALLY,
     alias_moved_modules,
     canonical,
+    code_version,
     flatten,
     lineage,
     link,
@@ -452,23 +453,6 @@ def plan(name: str, presets: dict[str, Sweep], args: Any) -> Plan | None:
     }
     path = f"{storage.rstrip('/')}/{exp_name}"
     return Plan(experiment, args, storage, path, sweep, configs, meta, parent)
-
-
-def code_version() -> str | None:
-    """The git commit of the code that runs the sweep (``+dirty`` with uncommitted changes to
-    memtune/ or sweeps/), so that a figure can name the code it came from; None outside git."""
-    import subprocess
-
-    root = Path(__file__).resolve().parents[2]
-
-    def git(*a: str) -> str:
-        out = subprocess.run(["git", "-C", str(root), *a], capture_output=True, text=True)
-        return out.stdout.strip() if out.returncode == 0 else ""
-
-    commit = git("rev-parse", "--short", "HEAD")
-    if not commit:
-        return None
-    return commit + ("+dirty" if git("status", "--porcelain", "--", "memtune", "sweeps") else "")
 
 
 def check(p: Plan) -> None:
