@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analysis.generalization.fit import CRITERION, RIVAL, predict_sigmoid
 from analysis.generalization.report import (
     HELD,
     NOT_HELD,
@@ -18,6 +19,7 @@ from analysis.generalization.report import (
     _no_seed_range,
     claim_double_descent,
     claim_memorization,
+    claim_sigmoid,
     prepare,
     recompute,
 )
@@ -292,3 +294,68 @@ def test_recompute_edges():
     assert out["mem_u_bits"].tolist() == [0.5, 0.7, 6.0] and worst == pytest.approx(3 / 9)
     out, worst = recompute(table.assign(trial_id="z"), recs)
     assert out["mem_u_bits"].tolist() == [0.5] and worst == 0.0
+
+
+def _mi(f1_by_cluster, n=(12, 25, 50, 100, 200, 400, 800)):
+    """Converged trials (capacity 1000 bits, 60 bits a sequence) of one cluster per F1 list, in
+    order of N; budget trials named in ``f1_by_cluster`` with None are left out."""
+    rows = [
+        {"model.name": f"m{c % 2}", "seed": c // 2, "n_params": 500, "n_seqs": x,
+         "crossing_n_seqs": 1000 / 60, "capacity_bits": 1000.0, "data_bits": 60.0 * x,
+         "mem_u_bits": 0.0, "mem_u_heldout_bits": 0.0, "heldout_excess_bits_per_token": 0.1,
+         "auroc_loss": 0.7, "f1_loss": 0.7 if v is None else v,
+         "verdict": "budget" if v is None else "saturated"}
+        for c, f1 in enumerate(f1_by_cluster) for x, v in zip(n, f1, strict=True)
+    ]  # fmt: skip
+    return prepare(pd.DataFrame(rows))
+
+
+def _sig(offsets):
+    ratio = 1000.0 / (60.0 * np.array([12, 25, 50, 100, 200, 400, 800]))
+    return [list(np.minimum(1.0, predict_sigmoid(ratio, 0.67, 2.0, -1.0) + o)) for o in offsets]
+
+
+def test_claim_sigmoid_whole_output_when_held():
+    f1 = _sig([0.0, 0.01, -0.01, 0.005])
+    f1[3][0] = None  # a budget trial: left out, counted
+    df = _mi(f1)
+    c, fit = claim_sigmoid(df, "f1_loss")
+    assert (c["metric"], c["n_points"], c["n_left_out_budget"], c["n_clusters"]) == (
+        "f1_loss", 27, 1, 4,
+    )  # fmt: skip
+    assert (c["rival"], c["criterion"]) == (RIVAL, CRITERION)
+    assert c["fit"] == fit.result.as_dict() and c["verdict"] == HELD
+    conv = df[df["converged"]]
+    for level in (0.75, 0.95):
+        r, lo, hi = fit.crossing_ci95(level)
+        below = conv.loc[conv["f1_loss"] < level, "capacity_ratio"]
+        above = conv.loc[conv["f1_loss"] >= level, "capacity_ratio"]
+        assert c["crossings"][str(level)] == {
+            "capacity_ratio": r, "ci95": [lo, hi],
+            "data_bracket": [float(below.max()), float(above.min())],
+        }  # fmt: skip
+    cv = c["cv_squared_error"]
+    assert set(cv) == {"sigmoid", "line"} and cv["sigmoid"] < cv["line"]
+    assert c["why"] == (
+        f"beats the rival: {CRITERION} {cv['sigmoid']:.4g} (sigmoid) vs {cv['line']:.4g} "
+        f"({RIVAL}); R2 {fit.result.r2:.3f}, k's interval above 0"
+    )
+
+
+def test_claim_sigmoid_counts_points_at_the_levels_as_reaching_them():
+    # the lowest point exactly 0.75 and the highest exactly 0.95: both levels reached
+    f1 = [[0.95, 0.93, 0.9, 0.85, 0.8, 0.77, 0.75]] * 4
+    c, _ = claim_sigmoid(_mi(f1), "f1_loss")
+    assert c["why"] != "points do not reach both below 0.75 and above 0.95"
+    # one short of either: not decided
+    for lo, hi in ((0.7501, 0.95), (0.75, 0.9499)):
+        f1 = [[hi, 0.93, 0.9, 0.85, 0.8, 0.77, lo]] * 4
+        c, _ = claim_sigmoid(_mi(f1), "f1_loss")
+        assert (c["verdict"], c["why"]) == (
+            UNDECIDED, "points do not reach both below 0.75 and above 0.95",
+        )  # fmt: skip
+    # a level no point reaches has a one-sided bracket
+    f1 = [[0.9, 0.88, 0.85, 0.82, 0.8, 0.78, 0.76]] * 4
+    c, _ = claim_sigmoid(_mi(f1), "f1_loss")
+    assert c["crossings"]["0.95"]["data_bracket"] == [pytest.approx(1000 / 720), None]
+    assert c["crossings"]["0.75"]["data_bracket"] == [None, pytest.approx(1000 / 48000)]

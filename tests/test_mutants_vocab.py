@@ -349,3 +349,30 @@ def test_comparisons_come_in_the_tables_order():
         (64, "t64", "u64"),
         (4, "t4", "u4"),
     ]
+
+
+def test_group_table_means_the_unchanged_entries_and_reads_a_table_without_verdicts():
+    cap = _cap([
+        ("m V=16", 0, 100.0, True, "saturated"),
+        ("m V=16", 1, 110.0, True, "saturated"),
+        ("m V=4 tied", 0, 90.0, True, "saturated"),
+    ])  # fmt: skip
+    cap["frac_unchanged"] = [0.25, 0.5, 0.0]
+    t = group_table(cap.drop(columns="verdict_at_capacity"))
+    assert t["frac_unchanged"].tolist() == [0.375, 0.0]
+    assert t["verdicts"].tolist() == [",", ""]  # no verdict per seed: empty, in seed order
+    assert math.isnan(group_table(cap.drop(columns="frac_unchanged")).iloc[0]["frac_unchanged"])
+
+
+def test_pure_bf16_is_compared_with_fp32_and_with_mixed_and_mixed_with_fp32():
+    rows = [
+        (name, "m", 4, False, dtype, s, 100, 60, bpp + 0.1 * s, True)
+        for name, dtype, bpp in (("f", "fp32", 2.0), ("x", "mixed", 2.2), ("b", "bf16", 1.5))
+        for s in (0, 1, 2)
+    ]
+    out = axis_comparisons(_pair_rows(rows))
+    assert [(c["what"], c["group"], c["reference"]) for c in out] == [
+        ("mixed - fp32", "x", "f"), ("bf16 - fp32", "b", "f"), ("bf16 - mixed", "b", "x"),
+    ]  # fmt: skip
+    assert [c["diff"] for c in out] == pytest.approx([0.2, -0.5, -0.7])
+    assert all(c["paired"] for c in out)

@@ -90,21 +90,21 @@ def fit_ols(
             res = model.fit()
         else:
             res = model.fit(cov_type="cluster", cov_kwds={"groups": codes}, use_t=True)
-        params = np.asarray(res.params, dtype=float)
+        params = res.params  # ndarrays: statsmodels returns what it was given
         # cluster-robust errors need more clusters than parameters (their covariance has rank
         # at most G - 1): with fewer they come out 0 or tiny, so they are nan instead
         ok = res.df_resid > 0 if clusters is None else n_clusters > k
         if ok:
-            stderr = np.asarray(res.bse, dtype=float)
-            ci = np.asarray(res.conf_int(0.05), dtype=float)
-            cov = np.asarray(res.cov_params(), dtype=float)
+            stderr = res.bse
+            ci = res.conf_int(0.05)
+            cov = res.cov_params()
         else:
             stderr = np.full(k, np.nan)
             ci = np.full((k, 2), np.nan)
             cov = None
     tss = float(((y - y.mean()) ** 2).sum())
     rss = float(((y - X @ params) ** 2).sum())
-    r2 = 1.0 - rss / tss if tss > 0 else float("nan")
+    r2 = 1.0 - rss / tss if tss > 0 else math.nan
     return FitResult(tuple(names), params, stderr, n, r2, ci, interval, n_clusters, cov)
 
 
@@ -138,6 +138,6 @@ def mean_ci95(values: np.ndarray) -> tuple[float, float, float]:
     v = np.asarray(values, dtype=float)
     m = float(v.mean())
     if v.size < 2:
-        return m, float("nan"), float("nan")
+        return m, math.nan, math.nan
     half = float(stats.t.ppf(0.975, v.size - 1) * v.std(ddof=1) / np.sqrt(v.size))
     return m, m - half, m + half

@@ -162,7 +162,7 @@ def _best(model: Model, x, y, censored, starts: np.ndarray, bounds: np.ndarray) 
 def crossing(level: float, lo: float, k: float, x0: float) -> float:
     """The ratio r at which the sigmoid equals ``level``; nan when it never does."""
     if not lo < level < 1.0 or k == 0:
-        return float("nan")
+        return np.nan
     q = (level - lo) / (1.0 - lo)
     with np.errstate(over="ignore"):  # a draw with k near 0 crosses beyond any ratio: inf
         return float(np.exp2(x0 + np.log(q / (1.0 - q)) / k))
@@ -186,7 +186,7 @@ class SigmoidFit:
         flat curve under it: at r = inf); either widens the interval on its own side."""
         r = crossing(level, *self.params())
         if np.isnan(r) or not len(self.boot):
-            return r, float("nan"), float("nan")
+            return r, np.nan, np.nan
         xs = np.array([crossing(level, *p) for p in self.boot])
         lo, k = self.boot[:, 0], self.boot[:, 1]
         start = np.where(k > 0, lo, (1.0 + lo) / 2)  # the curve's value as r -> 0
@@ -251,7 +251,7 @@ def fit_sigmoid(
     pred = _sigmoid(x, params[None])[0][0]
     res = np.where(cens, np.minimum(0.0, pred - CEILING), pred - y)
     tss = float(((y - y.mean()) ** 2).sum())
-    r2 = 1.0 - float((res**2).sum()) / tss if tss > 0 else float("nan")
+    r2 = 1.0 - float((res**2).sum()) / tss if tss > 0 else np.nan
     how = f"cluster bootstrap over (seed, model): {G} clusters, {len(boot)} resamples"
     result = FitResult(NAMES, params, stderr, int(x.size), r2, ci, how, n_clusters=G)
     return SigmoidFit(result, boot)
@@ -272,7 +272,7 @@ def cross_validate(r: np.ndarray, y: np.ndarray, clusters: np.ndarray) -> dict[s
     x, y, cens, idx = _prepare(r, y, clusters)
     G = int(idx.max()) + 1 if idx.size else 0
     if G < 3 or x.size < 4:
-        return {"sigmoid": float("nan"), "line": float("nan"), "n_clusters": G}
+        return {"sigmoid": np.nan, "line": np.nan, "n_clusters": G}
     keep = (idx[None, :] != np.arange(G)[:, None]).astype(float)  # (G, n): 0 = left out
     out: dict[str, float] = {"n_clusters": G}
     s_starts, l_start = _starts(x, y)

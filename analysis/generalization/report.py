@@ -144,7 +144,7 @@ def recompute(table: pd.DataFrame, records: pd.DataFrame | None) -> tuple[pd.Dat
         0 when the stored records are the ones the loop reported from; nan without records).
     """
     if records is None or records.empty:
-        return table, float("nan")
+        return table, math.nan
     table = table.copy()
     worst = 0.0
     for tid, d in records.groupby("trial_id", sort=False):

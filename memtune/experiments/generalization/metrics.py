@@ -44,7 +44,7 @@ def auroc(members: np.ndarray, others: np.ndarray) -> float:
     members, others = np.asarray(members, float), np.asarray(others, float)
     n1, n0 = members.size, others.size
     if n1 == 0 or n0 == 0:
-        return float("nan")
+        return np.nan
     ranks = average_ranks(np.concatenate([members, others]))
     u = ranks[:n1].sum() - n1 * (n1 + 1) / 2.0
     return float(u / (n1 * n0))
@@ -59,7 +59,7 @@ def best_f1(members: np.ndarray, others: np.ndarray) -> float:
     """
     members, others = np.asarray(members, float), np.asarray(others, float)
     if members.size == 0:
-        return float("nan")
+        return np.nan
     scores = np.concatenate([members, others])
     is_member = np.concatenate([np.ones(members.size), np.zeros(others.size)])
     order = np.argsort(-scores, kind="stable")
@@ -81,7 +81,7 @@ def f1_at_median(members: np.ndarray, others: np.ndarray) -> float:
     members, others = np.asarray(members, float), np.asarray(others, float)
     n = members.size + others.size
     if members.size == 0 or others.size == 0:
-        return float("nan")
+        return np.nan
     scores = np.concatenate([others, members])
     is_member = np.concatenate([np.zeros(others.size), np.ones(members.size)])
     top = np.argsort(-scores, kind="stable")[: n // 2]
@@ -129,7 +129,7 @@ def generalization_summary(
         "mem_u_heldout_bits": float(mem_held.sum()),
         "mem_u_excess_bits": float(mem.sum() - mem_held.sum()),
         "memorizable_bits": gap,
-        "memorized_share": float((ts - tm).sum()) / gap if gap > 0 else float("nan"),
+        "memorized_share": float((ts - tm).sum()) / gap if gap > 0 else np.nan,
         "data_bits": float(ts.sum()),
         "train_loss_bits_per_token": float(tm.sum()) / (n * T),
         "heldout_loss_bits_per_token": float(hm.sum()) / (hm.size * T),
@@ -186,7 +186,7 @@ def bootstrap_intervals(
     ts, tm = np.asarray(train_source, float), np.asarray(train_model, float)
     hs, hm = np.asarray(heldout_source, float), np.asarray(heldout_model, float)
     if ts.size == 0 or hs.size == 0:
-        return dict.fromkeys(BOOT_COLUMNS, float("nan"))
+        return dict.fromkeys(BOOT_COLUMNS, np.nan)
     rng = np.random.default_rng(seed)
     ti = rng.integers(0, ts.size, (n_boot, ts.size))
     hi = rng.integers(0, hs.size, (n_boot, hs.size))
