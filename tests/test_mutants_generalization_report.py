@@ -359,3 +359,62 @@ def test_claim_sigmoid_counts_points_at_the_levels_as_reaching_them():
     c, _ = claim_sigmoid(_mi(f1), "f1_loss")
     assert c["crossings"]["0.95"]["data_bracket"] == [pytest.approx(1000 / 720), None]
     assert c["crossings"]["0.75"]["data_bracket"] == [None, pytest.approx(1000 / 48000)]
+
+
+def test_claim_memorization_rise_clears_the_floor_of_both_its_ends():
+    # the first size's seeds 300 apart: a rise of 150 from it to N* is inside that range
+    c = claim_memorization(_sizes([[500.0, 600.0, 800.0, 700.0, 100.0],
+                                   [800.0, 600.0, 800.0, 700.0, 100.0]]))  # fmt: skip
+    assert (c["rise"], c["plateau"], c["fall"]) == (False, True, True)
+    # N*'s seeds 400 apart: a rise of 300 to it is inside that range
+    c = claim_memorization(_sizes([[700.0, 750.0, 800.0, 700.0, 100.0],
+                                   [700.0, 750.0, 1200.0, 700.0, 100.0]]))  # fmt: skip
+    assert (c["rise"], c["plateau"], c["fall"]) == (False, True, True)
+    assert c["why"] == "no rise"
+
+
+def test_claim_memorization_of_a_single_trial_is_not_decided():
+    one = _sizes([A]).iloc[:1]
+    assert claim_memorization(one) == {
+        "capacity_bits": 1000.0, "peak_mem_u_excess_bits": None, "peak_n_seqs": None,
+        "peak_multiple": None, "peak_over_capacity": None, "largest_n_mem_u_excess_bits": None,
+        "verdict": UNDECIDED, "why": "needs >= 2 converged seeds per size (one seed has no seed "
+        "range, so no noise floor); has 1",
+    }  # fmt: skip
+
+
+def test_claim_double_descent_with_exactly_three_sizes_and_a_left_edge():
+    # exactly 3 sizes (0.5, 1 and 2 x N*) are enough to look for a peak
+    three = _sizes([[100.0, 200.0, 500.0, 200.0, 100.0]] * 2)
+    three = prepare(three[three["n_seqs"].isin([50, 100, 200])].reset_index(drop=True))
+    c = claim_double_descent(three)
+    assert (c["peak_multiples"], c["verdict"]) == ([1.0], HELD)
+    two = prepare(three[three["n_seqs"] != 200].reset_index(drop=True))
+    assert claim_double_descent(two)["why"] == "needs 3 sizes with converged trials"
+    # N*'s seeds 0.25 apart (exact in binary): a peak exactly that over its left neighbour is
+    # no peak, whatever it clears on the right
+    a, b = [125.0, 250.0, 625.0, 125.0, 125.0], [125.0, 250.0, 375.0, 125.0, 125.0]
+    c = claim_double_descent(_sizes([a, b]))
+    assert (c["peak_multiples"], c["verdict"]) == ([], NOT_HELD)
+    b[2] = 376.0
+    assert claim_double_descent(_sizes([a, b]))["peak_multiples"] == [1.0]
+
+
+def test_claim_double_descent_reads_only_the_converged_trials_steps():
+    # a third seed's budget trial at N* (a size the claim reads) stopped at 20,000 steps
+    df = _sizes([[100.0, 200.0, 500.0, 300.0, 200.0]] * 3)
+    df.loc[(df["n_seqs"] == 100) & (df["seed"] == 2), ["verdict", "step"]] = ["budget", 20000]
+    c = claim_double_descent(prepare(df))
+    assert c["verdict"] == HELD
+    assert c["why"].endswith("; budget trials left out: N=100 seed 2")
+
+
+def test_claim_sigmoid_whole_output_with_too_few_points():
+    f1 = [[0.7, 0.8, 0.9, None, None, None, None]]
+    c, fit = claim_sigmoid(_mi(f1), "f1_loss")
+    assert fit is None
+    assert c == {
+        "metric": "f1_loss", "n_points": 3, "n_left_out_budget": 4, "fit": None,
+        "crossings": {}, "n_clusters": 1, "rival": RIVAL, "criterion": CRITERION,
+        "cv_squared_error": None, "verdict": UNDECIDED, "why": "fewer than 4 converged trials",
+    }  # fmt: skip
