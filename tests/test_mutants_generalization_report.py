@@ -418,3 +418,11 @@ def test_claim_sigmoid_whole_output_with_too_few_points():
         "crossings": {}, "n_clusters": 1, "rival": RIVAL, "criterion": CRITERION,
         "cv_squared_error": None, "verdict": UNDECIDED, "why": "fewer than 4 converged trials",
     }  # fmt: skip
+
+
+def test_by_n_names_two_sizes_with_one_converged_seed():
+    df = _sizes([A, B], HALF)
+    df.loc[df["n_seqs"].isin([25, 400]) & (df["seed"] == 1), "verdict"] = "budget"
+    _, note = _by_n(prepare(df), "mem_u_excess_bits", "mem_u_excess_ci95_half_bits")
+    assert note == ("; budget trials left out: N=25 seed 1, N=400 seed 1; sizes with fewer "
+                    "than 2 converged seeds left out: N=25, N=400")  # fmt: skip
