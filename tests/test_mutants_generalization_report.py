@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.generalization.fit import CRITERION, RIVAL, predict_sigmoid
+from analysis.generalization.fit import CRITERION, RIVAL, cross_validate, predict_sigmoid
 from analysis.generalization.report import (
     HELD,
     NOT_HELD,
@@ -426,3 +426,47 @@ def test_by_n_names_two_sizes_with_one_converged_seed():
     _, note = _by_n(prepare(df), "mem_u_excess_bits", "mem_u_excess_ci95_half_bits")
     assert note == ("; budget trials left out: N=25 seed 1, N=400 seed 1; sizes with fewer "
                     "than 2 converged seeds left out: N=25, N=400")  # fmt: skip
+
+
+def test_claims_name_the_missing_half_width_column():
+    df = _sizes([A, B], HALF)
+    df.loc[df["n_seqs"] == 200, ["mem_u_excess_ci95_half_bits",
+                                 "heldout_excess_ci95_half_bits_per_token"]] = np.nan  # fmt: skip
+    tail = " missing: analyse the experiment, whose per-sequence records give it)"
+    assert claim_memorization(df)["why"] == (
+        "no bootstrap over sequences (mem_u_excess_ci95_half_bits" + tail
+    )
+    assert claim_double_descent(df)["why"] == (
+        "no bootstrap over sequences (heldout_excess_ci95_half_bits_per_token" + tail
+    )
+
+
+def test_claim_double_descent_names_every_peak_far_from_n_star():
+    # N* = 12.5: the sizes are 2 to 32 x N*, peaks at 4 and 16
+    df = _sizes([[100.0, 500.0, 100.0, 500.0, 100.0]] * 2).assign(crossing_n_seqs=12.5)
+    c = claim_double_descent(prepare(df))
+    assert (c["peak_multiples"], c["verdict"]) == ([4.0, 16.0], NOT_HELD)
+    assert c["why"] == "peak(s) at 4, 16 x N*, not near N*"
+
+
+def test_claim_sigmoid_brackets_a_point_at_the_level_above_it():
+    f1 = [[0.95, 0.93, 0.9, 0.85, 0.8, 0.75, 0.7]] * 4
+    c, _ = claim_sigmoid(_mi(f1), "f1_loss")
+    # 0.75 at N = 400 is at the level: the bracket is N = 800 below, N = 400 at or above
+    assert c["crossings"]["0.75"]["data_bracket"] == [
+        pytest.approx(1000 / 48000), pytest.approx(1000 / 24000),
+    ]  # fmt: skip
+
+
+def test_claim_sigmoid_cross_validates_by_cluster_and_says_why_a_poor_fit_did_not_hold():
+    f1 = _sig([0.0, 0.01, -0.01, 0.005])
+    df = _mi(f1)
+    c, _ = claim_sigmoid(df, "f1_loss")
+    conv = df[df["converged"]]
+    clusters = (conv["model.name"].astype(str) + "/" + conv["seed"].astype(str)).to_numpy()
+    cv = cross_validate(conv["capacity_ratio"], conv["f1_loss"], clusters)
+    assert c["cv_squared_error"] == {"sigmoid": cv["sigmoid"], "line": cv["line"]}
+    # no sigmoid shape at all (R2 0.29): did not hold, before any cross-validation
+    c, fit = claim_sigmoid(_mi([[0.96, 0.7, 0.9, 0.72, 0.95, 0.74, 0.8]] * 4), "f1_loss")
+    assert (c["verdict"], c["why"]) == (NOT_HELD, f"R2 {fit.result.r2:.3f} < 0.9")
+    assert c["why"] == "R2 0.290 < 0.9" and c["cv_squared_error"] is None
