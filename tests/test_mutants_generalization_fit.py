@@ -277,3 +277,23 @@ def test_cross_validate_needs_three_clusters_and_four_points():
 def test_cross_validate_of_no_usable_point_has_no_cluster():
     out = cross_validate(np.array([np.nan, 0.0]), np.array([0.5, 0.6]), np.array([0, 1]))
     assert out["n_clusters"] == 0 and np.isnan(out["sigmoid"]) and np.isnan(out["line"])
+
+
+def test_fit_sigmoid_r2_takes_the_censored_points_by_the_hinge():
+    r = np.repeat(2.0 ** np.linspace(-4, 4, 9), 2)
+    rng = np.random.default_rng(7)
+    y = predict_sigmoid(r, 0.6, 3.0, -1.0) + rng.normal(0, 0.01, r.size)
+    y[[9, 17]] = 1.0  # at the ceiling: censored, some where the curve is below it
+    fit = fit_sigmoid(r, y, np.tile([0, 1], 9), n_boot=0)
+    pred = predict_sigmoid(r, *fit.result.params)
+    cens = y >= CEILING
+    assert (pred[cens] < CEILING).any() and (pred[cens] > CEILING).any()
+    res = np.where(cens, np.minimum(0.0, pred - CEILING), pred - y)
+    assert fit.result.r2 == pytest.approx(1 - (res**2).sum() / ((y - y.mean()) ** 2).sum())
+    # no resamples: 3 nan standard errors; one resample is a bootstrap of one; seed 0 by default
+    assert fit.boot.shape == (0, 3) and fit.result.stderr.shape == (3,)
+    assert np.isnan(fit.result.stderr).all()
+    assert fit_sigmoid(r, y, np.tile([0, 1], 9), n_boot=1).boot.shape == (1, 3)
+    assert fit_sigmoid(r, y, np.tile([0, 1], 9), n_boot=5).boot == pytest.approx(
+        fit_sigmoid(r, y, np.tile([0, 1], 9), n_boot=5, seed=0).boot
+    )

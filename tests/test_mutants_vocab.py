@@ -437,3 +437,13 @@ def test_group_table_has_a_plain_index_and_no_index_column():
     cap = _twins(2.0, 0.5, vocab=(16, 4))
     t = group_table(cap)
     assert "index" not in t.columns and list(t.index) == list(range(4))
+
+
+def test_group_table_keeps_the_stores_order_among_equal_axes():
+    cap = _twins(2.0, 0.5, vocab=(4, 16), seeds=(0,))
+    wide = cap.assign(**{"model.base": "w", "model.name": "w" + cap["model.name"].str[1:]})
+    t = group_table(pd.concat([wide, cap], ignore_index=True))
+    assert list(t["group"]) == [
+        "w V=4", "m V=4", "w V=16", "m V=16", "w V=4 tied", "m V=4 tied", "w V=16 tied",
+        "m V=16 tied",
+    ]  # fmt: skip
