@@ -470,3 +470,15 @@ def test_claim_sigmoid_cross_validates_by_cluster_and_says_why_a_poor_fit_did_no
     c, fit = claim_sigmoid(_mi([[0.96, 0.7, 0.9, 0.72, 0.95, 0.74, 0.8]] * 4), "f1_loss")
     assert (c["verdict"], c["why"]) == (NOT_HELD, f"R2 {fit.result.r2:.3f} < 0.9")
     assert c["why"] == "R2 0.290 < 0.9" and c["cv_squared_error"] is None
+
+
+def test_claim_double_descent_without_a_shared_seed_prints_nan():
+    # the sizes at 0.5 x N* ran seeds 2 and 3, N* seeds 0 and 1: no pair, no difference
+    df = _sizes([[100.0, 200.0, 500.0, 300.0, 200.0], [100.0, 220.0, 520.0, 300.0, 200.0]])
+    df.loc[df["n_seqs"] == 50, "seed"] += 2
+    c = claim_double_descent(prepare(df))
+    assert c["verdict"] == UNDECIDED
+    assert c["why"].startswith(
+        "a peak at 1 x N* clears the noise floor, but the paired seeds do not decide it: over "
+        "0.5 x N* +nan no interval (paired, 0 seeds): not decided"
+    )
