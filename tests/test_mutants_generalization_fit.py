@@ -247,3 +247,53 @@ def test_cross_validation_leaves_each_cluster_out():
     assert few["n_clusters"] == 2 and math.isnan(few["sigmoid"]) and math.isnan(few["line"])
     assert cross_validate(r[:3], y[:3], np.arange(3))["n_clusters"] == 3
     assert math.isnan(cross_validate(r[:3], y[:3], np.arange(3))["sigmoid"])
+
+
+def test_crossing_ci95_places_a_flat_refit_by_its_midpoint():
+    # a flat refit (k = 0) sits at (1 + lo) / 2 at every ratio: 0.8 >= 0.75 crosses at r = 0
+    # whatever its x0; exactly at the level (lo = 0.5) counts as reaching it
+    p = np.array([0.5, 2.0, 0.0])
+    res = FitResult(NAMES, p, np.zeros(3), 10, 0.99, np.zeros((3, 2)))
+    r = crossing(0.75, *p)
+    for flat in ([0.6, 0.0, 1.0], [0.5, 0.0, -1.0]):
+        fit = SigmoidFit(res, np.array([p, flat]))
+        assert fit.crossing_ci95(0.75) == (r, 0.0, r)
+    # below the level (lo = 0.4: 0.7 < 0.75): never crosses, at r = inf
+    assert SigmoidFit(res, np.array([p, [0.4, 0.0, 1.0]])).crossing_ci95(0.75) == (r, r, math.inf)
+
+
+def test_cross_validate_needs_three_clusters_and_four_points():
+    r = np.array([0.25, 0.5, 1.0, 2.0])
+    y = np.array([0.55, 0.6, 0.8, 0.9])
+    out = cross_validate(r, y, np.array([0, 1, 2, 2]))  # 3 clusters, 4 points: judged
+    assert out["n_clusters"] == 3
+    assert np.isfinite(out["sigmoid"]) and np.isfinite(out["line"])
+    two = cross_validate(r, y, np.array([0, 1, 1, 1]))
+    assert two["n_clusters"] == 2 and np.isnan(two["sigmoid"]) and np.isnan(two["line"])
+    three = cross_validate(r[:3], y[:3], np.array([0, 1, 2]))
+    assert three["n_clusters"] == 3 and np.isnan(three["sigmoid"]) and np.isnan(three["line"])
+
+
+def test_cross_validate_of_no_usable_point_has_no_cluster():
+    out = cross_validate(np.array([np.nan, 0.0]), np.array([0.5, 0.6]), np.array([0, 1]))
+    assert out["n_clusters"] == 0 and np.isnan(out["sigmoid"]) and np.isnan(out["line"])
+
+
+def test_fit_sigmoid_r2_takes_the_censored_points_by_the_hinge():
+    r = np.repeat(2.0 ** np.linspace(-4, 4, 9), 2)
+    rng = np.random.default_rng(7)
+    y = predict_sigmoid(r, 0.6, 3.0, -1.0) + rng.normal(0, 0.01, r.size)
+    y[[9, 17]] = 1.0  # at the ceiling: censored, some where the curve is below it
+    fit = fit_sigmoid(r, y, np.tile([0, 1], 9), n_boot=0)
+    pred = predict_sigmoid(r, *fit.result.params)
+    cens = y >= CEILING
+    assert (pred[cens] < CEILING).any() and (pred[cens] > CEILING).any()
+    res = np.where(cens, np.minimum(0.0, pred - CEILING), pred - y)
+    assert fit.result.r2 == pytest.approx(1 - (res**2).sum() / ((y - y.mean()) ** 2).sum())
+    # no resamples: 3 nan standard errors; one resample is a bootstrap of one; seed 0 by default
+    assert fit.boot.shape == (0, 3) and fit.result.stderr.shape == (3,)
+    assert np.isnan(fit.result.stderr).all()
+    assert fit_sigmoid(r, y, np.tile([0, 1], 9), n_boot=1).boot.shape == (1, 3)
+    assert fit_sigmoid(r, y, np.tile([0, 1], 9), n_boot=5).boot == pytest.approx(
+        fit_sigmoid(r, y, np.tile([0, 1], 9), n_boot=5, seed=0).boot
+    )

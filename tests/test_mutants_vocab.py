@@ -15,6 +15,7 @@ from analysis.capacity.vocab import (
     fit_body_embedding,
     fit_per_vocab,
     group_table,
+    morris_prediction_by_trend,
     varies,
     vocab_summary,
     with_group_labels,
@@ -376,3 +377,73 @@ def test_pure_bf16_is_compared_with_fp32_and_with_mixed_and_mixed_with_fp32():
     ]  # fmt: skip
     assert [c["diff"] for c in out] == pytest.approx([0.2, -0.5, -0.7])
     assert all(c["paired"] for c in out)
+
+
+def _per_v(vocab, body, body_se, emb, emb_se):
+    return pd.DataFrame({"vocab_size": vocab, "bits_per_body_param": body, "body_se": body_se,
+                         "bits_per_embedding_param": emb, "embedding_se": emb_se})  # fmt: skip
+
+
+def _wls_at_2048(vocab, y, se):
+    """a + b log2 V read at V = 2048 by weighted least squares, and its variance (by hand)."""
+    x = np.log2(np.asarray(vocab, dtype=float))
+    root = np.sqrt(1 / np.asarray(se) ** 2 / np.sum(1 / np.asarray(se) ** 2))
+    X = np.column_stack([x, np.ones_like(x)]) * root[:, None]
+    ys = np.asarray(y) * root
+    beta = np.linalg.solve(X.T @ X, X.T @ ys)
+    s2 = float(((ys - X @ beta) ** 2).sum()) / (len(x) - 2)
+    at = np.array([11.0, 1.0])
+    return float(at @ beta), float(at @ (s2 * np.linalg.inv(X.T @ X)) @ at)
+
+
+def test_morris_prediction_by_trend_at_exact_values_from_three_vocabularies():
+    vocab, body, emb = [4, 16, 64], [2.0, 2.5, 2.75], [0.5, 0.25, 0.5]
+    body_se, emb_se = [0.1, 0.2, 0.4], [0.3, 0.3, 0.6]
+    out = morris_prediction_by_trend(_per_v(vocab, body, body_se, emb, emb_se))
+    assert [p["model"] for p in out] == ["1x32", "2x32", "4x32", "8x32"]
+    a, var_a = _wls_at_2048(vocab, body, body_se)
+    b, var_b = _wls_at_2048(vocab, emb, emb_se)
+    p = out[0]
+    assert p["bits_per_body_param"] == pytest.approx(a)
+    assert p["bits_per_embedding_param"] == pytest.approx(b)
+    total, nonemb, embp = p["n_params"], 14_816, 65_536
+    assert total == nonemb + embp
+    half = math.sqrt((T2 * nonemb) ** 2 * var_a + (T2 * embp) ** 2 * var_b)
+    cap = a * nonemb + b * embp
+    assert p["bpp_predicted"] == pytest.approx(cap / total)
+    assert p["ci95"] == pytest.approx([(cap - half) / total, (cap + half) / total])
+    # two V's with finite errors: no trend
+    assert morris_prediction_by_trend(
+        _per_v(vocab, body, [0.1, np.nan, 0.4], emb, emb_se)
+    ) == []  # fmt: skip
+    assert morris_prediction_by_trend(_per_v(vocab[:2], body[:2], body_se[:2], emb[:2],
+                                             emb_se[:2])) == []  # fmt: skip
+
+
+def test_vocab_summary_carries_the_bodies_section_only_with_two_bodies():
+    cap = _twins(2.0, 0.5, vocab=(4, 16, 64))
+    assert "bodies" not in vocab_summary(cap)
+    # a second base "w" with a wider body (same embedding and position counts) at every V
+    wide = cap.assign(**{"model.base": "w", "n_params_body": 120, "n_params": cap["n_params"] + 40,
+                         "capacity_bits": cap["capacity_bits"] + 80.0})  # fmt: skip
+    wide["model.name"] = "w" + wide["model.name"].str[1:]
+    v = vocab_summary(pd.concat([cap, wide], ignore_index=True))
+    bodies = v["bodies"]
+    assert len(bodies["pairs"]) == 12  # 3 V x tied/untied x 2 seeds
+    assert [p["a"] for p in bodies["pairs"]] == pytest.approx([80.0 / 40] * 12)
+
+
+def test_group_table_has_a_plain_index_and_no_index_column():
+    cap = _twins(2.0, 0.5, vocab=(16, 4))
+    t = group_table(cap)
+    assert "index" not in t.columns and list(t.index) == list(range(4))
+
+
+def test_group_table_keeps_the_stores_order_among_equal_axes():
+    cap = _twins(2.0, 0.5, vocab=(4, 16), seeds=(0,))
+    wide = cap.assign(**{"model.base": "w", "model.name": "w" + cap["model.name"].str[1:]})
+    t = group_table(pd.concat([wide, cap], ignore_index=True))
+    assert list(t["group"]) == [
+        "w V=4", "m V=4", "w V=16", "m V=16", "w V=4 tied", "m V=4 tied", "w V=16 tied",
+        "m V=16 tied",
+    ]  # fmt: skip
