@@ -11,6 +11,12 @@ def test_two_unpaired_seeds_decide_nothing_however_large_the_gap():
     c = compare([2.99, 3.00], [2.81, 2.83], claim="greater")
     assert c.verdict == UNDECIDED and "has 2 and 2 seeds unpaired" in c.why
     assert c.diff == pytest.approx(0.175)
+    assert c.why == "needs >= 3 seeds a group or >= 2 paired; has 2 and 2 seeds unpaired"
+
+
+def test_one_pair_says_what_a_paired_comparison_needs():
+    c = compare([2.99], [2.81], claim="greater", paired=True)
+    assert c.verdict == UNDECIDED and c.why == "needs >= 2 paired seeds; has 1 pairs"
 
 
 def test_pure_noise_is_held_at_the_intervals_rate_and_no_more():

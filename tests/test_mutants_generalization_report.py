@@ -75,6 +75,16 @@ def test_by_n_per_size_over_converged_seeds():
     assert m["half"].isna().all() and m["mean"].tolist() == [220.0, 600.0, 1020.0, 900.0, 460.0]
 
 
+def test_by_n_half_width_is_nan_when_one_seed_lacks_its_own():
+    """One seed's half-width alone is not the mean's: a size where a trial has none gets nan
+    (its noise floor then rests on the seed range), the other sizes keep theirs."""
+    df = _sizes([A, B], HALF)
+    df.loc[(df["n_seqs"] == 25) & (df["seed"] == 1), "mem_u_excess_ci95_half_bits"] = np.nan
+    m, _ = _by_n(df, "mem_u_excess_bits", "mem_u_excess_ci95_half_bits")
+    assert np.isnan(m.at[25, "half"])
+    assert m.at[50, "half"] == pytest.approx(40 / math.sqrt(2))
+
+
 def test_by_n_names_the_budget_trials_and_the_sizes_with_one_converged_seed():
     verdicts = ["saturated", "budget", "memorized", "saturated", "saturated"]
     df = _sizes([A, B], HALF)

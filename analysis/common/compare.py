@@ -110,7 +110,8 @@ def compare(
         want = f">= {MIN_PAIRS} paired seeds" if paired else f">= {MIN_UNPAIRED} seeds a group"
         diff = float(a.mean() - b.mean()) if a.size and b.size else math.nan
         return Comparison(diff, math.nan, math.nan, a.size, b.size, paired, claim, UNDECIDED,
-                          f"needs {want} or >= {MIN_PAIRS} paired; has {have}")  # fmt: skip
+                          f"needs {want}{'' if paired else f' or >= {MIN_PAIRS} paired'}; "
+                          f"has {have}")  # fmt: skip
     diff, lo, hi = _interval(a, b, paired)
 
     def out(verdict: str, why: str = "") -> Comparison:

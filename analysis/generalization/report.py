@@ -208,7 +208,9 @@ def _by_n(d: pd.DataFrame, col: str, half_col: str) -> tuple[pd.DataFrame, str]:
     g = conv.assign(_half_sq=half.astype(float) ** 2).groupby("n_seqs")
     by_n = pd.DataFrame({
         "mean": g[col].mean(), "range": g[col].max() - g[col].min(), "seeds": g[col].size(),
-        "half": np.sqrt(g["_half_sq"].sum(min_count=1)) / g[col].size(),
+        # nan unless every trial has one: one seed's half-width alone is not the mean's
+        "half": np.sqrt(g["_half_sq"].sum().where(g["_half_sq"].count() == g[col].size()))
+        / g[col].size(),
         "multiple": g["multiple"].mean(),
     })  # fmt: skip
     few = by_n[by_n["seeds"] < MIN_PAIRS]
