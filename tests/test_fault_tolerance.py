@@ -118,7 +118,10 @@ def test_driver_killed_mid_sweep_resumes_without_rerunning_finished_trials(tmp_p
 
 
 def test_worker_killed_mid_trial_retries_from_its_checkpoint(tmp_path):
-    proc = start_sweep(tmp_path, "capacity_worker", "--max-concurrent", "1")
+    """One trial of the slow sweep (what is asserted is that trial's retry): the other three
+    would add ~35 s of training after the retry and prove nothing more."""
+    proc = start_sweep(tmp_path, "capacity_worker", "--max-concurrent", "1",
+                       "--set", "model.name=cpu-xxs", "--set", "data.n_seqs=16")  # fmt: skip
     exp = tmp_path / "capacity_worker"
 
     def checkpointed():  # a checkpoint on disk and the results (with the pid) flushed
