@@ -33,8 +33,8 @@ def run_py(
 
 # ``python SCRIPT ARGS`` as Python runs it (the script as __main__, its folder first on the
 # path), then, however it exits, whether its driver imported torch from launch to exit: the
-# capacity smoke sweep is the one real run that check needs (tests/test_sweep_capacity.py), so
-# it costs no sweep of its own
+# capacity smoke sweep runs so, and is the one real run that check needs
+# (tests/test_sweep_capacity.py), which then costs no sweep of its own
 AS_SCRIPT = """\
 import runpy, sys
 from pathlib import Path
@@ -49,11 +49,13 @@ finally:
 
 def run_smoke(tmp_path_factory, experiment: str, *flags: str) -> tuple[Path, str, float]:
     """Run ``sweeps/EXPERIMENT.py --preset smoke`` as a user would: (store, stdout, wall s).
-    Its last line says whether the driver imported torch (``AS_SCRIPT``)."""
+    The capacity sweep's output ends saying whether its driver imported torch (``AS_SCRIPT``).
+    """
     storage = tmp_path_factory.mktemp("results")
     name = f"{experiment}_smoke_test"
+    launch = ["-c", AS_SCRIPT] if experiment == "capacity" else []
     t0 = time.perf_counter()
-    proc = run_py("-c", AS_SCRIPT, f"sweeps/{experiment}.py", "--preset", "smoke",
+    proc = run_py(*launch, f"sweeps/{experiment}.py", "--preset", "smoke",
                   "--storage-path", str(storage), "--name", name, *flags)  # fmt: skip
     wall = time.perf_counter() - t0
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
