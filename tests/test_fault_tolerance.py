@@ -16,17 +16,19 @@ pytestmark = pytest.mark.slow
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 
 
-def results(trial_dir: Path) -> list[dict]:
-    f = trial_dir / "result.json"
-    if not f.exists():
-        return []
+def results_of(text: str) -> list[dict]:
     out = []
-    for line in f.read_text().splitlines():
+    for line in text.splitlines():
         try:
             out.append(json.loads(line))
         except json.JSONDecodeError:
             break  # being written
     return out
+
+
+def results(trial_dir: Path) -> list[dict]:
+    f = trial_dir / "result.json"
+    return results_of(f.read_text()) if f.exists() else []
 
 
 def trial_dirs(exp: Path) -> list[Path]:
@@ -67,8 +69,32 @@ def finished(rs: list[dict]) -> bool:
     return bool(rs) and "stop_reason" in rs[-1]
 
 
-def test_driver_killed_mid_sweep_resumes_without_rerunning_finished_trials(tmp_path):
+@pytest.fixture(scope="module")
+def crashed(tmp_path_factory):
+    """One slow sweep (4 trials, 2 at a time) through two crashes, one after the other: the
+    driver is SIGKILLed with its session once a trial has finished and another holds a
+    checkpoint mid-way; the ``--resume`` that follows has a trial's worker SIGKILLed once that
+    trial holds a checkpoint of the resumed run, and completes the sweep. A sweep of its own for
+    each crash would pay Ray's start-up and the trials again (~40 s).
+
+    Yields: the experiment, each trial's result.json text at the driver's kill, the trial
+    whose worker was killed (one the killed driver never started, if there is one), that
+    worker's pid, and the resumed driver's exit code and output.
+    """
+    tmp_path = tmp_path_factory.mktemp("crashed")
+    started: list[subprocess.Popen] = []
+    try:
+        yield crash_twice(tmp_path, started)
+    finally:
+        for proc in started:  # a failed wait leaves its sweep running: stop it and its Ray
+            if proc.poll() is None:
+                kill_session(proc)
+
+
+def crash_twice(tmp_path: Path, started: list[subprocess.Popen]) -> tuple:
+    """``crashed``'s sweep, each process it starts appended to ``started``."""
     proc = start_sweep(tmp_path, "capacity_resume")
+    started.append(proc)
     exp = tmp_path / "capacity_resume"
 
     def one_done_one_checkpointed() -> bool:
@@ -83,12 +109,36 @@ def test_driver_killed_mid_sweep_resumes_without_rerunning_finished_trials(tmp_p
     wait_for(one_done_one_checkpointed, 240, proc)
     kill_session(proc)
     before = {d.name: (d / "result.json").read_text() for d in trial_dirs(exp) if results(d)}
-    done_before = [n for n in before if finished(results(exp / n))]
+
+    resumed_at = time.time()
+    proc = start_sweep(tmp_path, "capacity_resume", "--resume")
+    started.append(proc)
+
+    def checkpointed_since_resume() -> list[Path]:
+        """Trials of the resumed run with a checkpoint of it, and their results (with the pid)
+        flushed, 500 steps or more from their end (their last checkpoint is not the final)."""
+        found = [
+            d for d in trial_dirs(exp)
+            if len(rs := results(d)) > len(results_of(before.get(d.name, "")))
+            and rs[-1]["step"] <= 1500
+            and any(c.stat().st_mtime > resumed_at for c in d.glob("checkpoint_*"))
+        ]  # fmt: skip
+        return sorted(found, key=lambda d: d.name in before)  # never started before first
+
+    wait_for(checkpointed_since_resume, 240, proc)
+    killed = checkpointed_since_resume()[0]
+    pid = results(killed)[-1]["pid"]
+    os.kill(pid, signal.SIGKILL)
+    out, _ = proc.communicate(timeout=600)
+    return exp, before, killed, pid, proc.returncode, out
+
+
+def test_driver_killed_mid_sweep_resumes_without_rerunning_finished_trials(crashed):
+    exp, before, _, _, returncode, out = crashed
+    done_before = [n for n in before if finished(results_of(before[n]))]
     assert done_before and len(done_before) < 4
 
-    proc = run_py("tests/slow_sweep.py", "--storage-path", str(tmp_path), "--name",
-                  "capacity_resume", "--resume")  # fmt: skip
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert returncode == 0, out[-3000:]
     table = pd.read_parquet(exp / "analysis" / "table.parquet")
     keys = list(zip(table["model.name"], table["data.n_seqs"], table["seed"], strict=True))
     assert sorted(keys) == sorted(
@@ -104,40 +154,35 @@ def test_driver_killed_mid_sweep_resumes_without_rerunning_finished_trials(tmp_p
         assert all(json.loads(ln)["step"] == 2000 for ln in new[len(old) :])
     restarted = 0
     for d in trial_dirs(exp):
-        rs = results(d)
-        resumed = [
-            r for r in rs if r["iterations_since_restore"] == 1 and r["training_iteration"] > 1
-        ]
-        for r in resumed:
-            if r["step"] == 2000:  # restored from its final checkpoint: re-reported, no training
+        # the first result of the resumed driver: a trial the killed one had started goes on
+        # from its checkpoint (a later restart is the worker's kill, the other test's)
+        rs = results(d)[len(results_of(before.get(d.name, ""))) :]
+        if rs and rs[0]["iterations_since_restore"] == 1 and rs[0]["training_iteration"] > 1:
+            if rs[0]["step"] == 2000:  # restored from its final checkpoint: no training
                 continue
-            assert r["step"] > 100 and r["step"] % 400 == 100, r["step"]  # not from step 0
-            restarted += 1
+            assert rs[0]["step"] > 100 and rs[0]["step"] % 400 == 100, rs[0]["step"]
+            restarted += 1  # not from step 0
     assert restarted >= 1
     print(f"finished before kill: {len(done_before)}, resumed from checkpoint: {restarted}")
 
 
-def test_worker_killed_mid_trial_retries_from_its_checkpoint(tmp_path):
-    proc = start_sweep(tmp_path, "capacity_worker", "--max-concurrent", "1")
-    exp = tmp_path / "capacity_worker"
-
-    def checkpointed():  # a checkpoint on disk and the results (with the pid) flushed
-        dirs = trial_dirs(exp)
-        rs = results(dirs[0]) if dirs else []
-        return rs and list(dirs[0].glob("checkpoint_*")) and not finished(rs)
-
-    wait_for(checkpointed, 240, proc)
-    first = trial_dirs(exp)[0]
-    pid = results(first)[-1]["pid"]
-    os.kill(pid, signal.SIGKILL)
-    out, _ = proc.communicate(timeout=600)
-    assert proc.returncode == 0, out[-3000:]
-    rs = results(first)
-    restarts = [r for r in rs if r["iterations_since_restore"] == 1 and r["training_iteration"] > 1]
+def test_worker_killed_mid_trial_retries_from_its_checkpoint(crashed):
+    """A trial of the resumed sweep (``crashed``), its worker killed at a checkpoint: the
+    driver retries it from that checkpoint in a new worker, it finishes, and so does the
+    sweep, with exit code 0."""
+    _, _, killed, pid, returncode, out = crashed
+    rs = results(killed)
+    last = max(i for i, r in enumerate(rs) if r["pid"] == pid)  # its last result before the kill
+    after = rs[last + 1 :]
+    restarts = [
+        r for r in after if r["iterations_since_restore"] == 1 and r["training_iteration"] > 1
+    ]
     assert len(restarts) == 1, [(r["step"], r["iterations_since_restore"]) for r in rs]
+    assert after[0] is restarts[0]  # the first result after the kill is the retry's
     assert restarts[0]["step"] > 100 and restarts[0]["step"] % 400 == 100
     assert restarts[0]["pid"] != pid
     assert rs[-1]["step"] == 2000
+    assert returncode == 0, out[-3000:]
 
 
 def test_threshold_search_survives_a_driver_kill(tmp_path):

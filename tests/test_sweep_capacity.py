@@ -88,51 +88,25 @@ def test_analysis_of_a_plain_table(smoke, tmp_path):
     assert "no capacity fit" in proc.stdout and ">=" in proc.stdout
 
 
-def test_errored_trials_are_named_and_the_rest_analysed(tmp_path):
-    script = tmp_path / "flaky.py"
-    script.write_text(
-        "import sys\n"
-        "from memtune.core.cli import run_cli\n"
-        "from memtune.experiments import get\n"
-        "from memtune.tune.sweep import Grid, Sweep, run_sweep\n"
-        "from memtune.tune.trainable import make_trainable\n"
-        "capacity_trainable = make_trainable(get('capacity'))\n"
-        "sys.path.insert(0, 'sweeps')\n"
-        "from capacity import PRESETS\n"
-        "smoke = PRESETS['smoke']\n"
-        "flaky = Sweep(smoke.base, {**smoke.space, 'data': {'n_seqs': 16}, 'seed': Grid([0, 1])})\n"
-        "def trainable(config):\n"
-        "    if config['seed'] == 1:\n"
-        "        raise RuntimeError('injected failure')\n"
-        "    capacity_trainable(config)\n"
-        "run_cli(lambda a: run_sweep('capacity', {'default': flaky}, a, trainable=trainable),\n"
-        "        sys.argv[1:])\n"
-    )
-    proc = run_py(str(script), "--storage-path", str(tmp_path / "store"), "--max-failures", "0")
-    assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]
-    errored = [ln for ln in proc.stdout.splitlines() if "ERRORED" in ln]
+def test_errored_trials_are_named_and_the_rest_analysed(failed_run):
+    """The smoke preset at N=16 on seeds 0 and 1, every seed-1 trial failing (conftest's
+    ``failed_run``, whose store tests/test_multi_store.py then moves and resumes)."""
+    _, out = failed_run
+    errored = [ln for ln in out.splitlines() if "ERRORED" in ln]
     assert len(errored) == 2 and all("seed=1" in ln and "injected failure" in ln for ln in errored)
-    assert "2 trials; each model's bits/param below" in proc.stdout  # the 2 that ended
+    assert "2 trials; each model's bits/param below" in out  # the 2 that ended
 
 
-def test_the_sweep_driver_never_imports_torch(tmp_path):
+def test_the_sweep_driver_never_imports_torch(smoke):
     """A real sweep's driver, from launch to exit, imports no torch: only the trials' workers do.
 
-    Importing the sweep is checked for every experiment (test_experiments.py); this runs one for
-    real, where Tune's TensorBoard logger used to import it through tensorboardX (2 s of start-up
-    before the first trial, memtune.tune.tensorboard.import_tensorboardx_without_torch).
+    Importing the sweep is checked for every experiment (test_experiments.py); this reads the
+    capacity smoke sweep, run as ``python sweeps/capacity.py`` and asked at its exit (conftest's
+    ``AS_SCRIPT``), analysis included, where Tune's TensorBoard logger used to import it through
+    tensorboardX (2 s of start-up before the first trial,
+    memtune.tune.tensorboard.import_tensorboardx_without_torch).
     """
-    check = (
-        "import runpy, sys\n"
-        "from memtune.core.cli import run_cli\n"
-        "from memtune.tune.sweep import run_sweep\n"
-        "presets = runpy.run_path('sweeps/capacity.py', run_name='not_main')['PRESETS']\n"
-        "code = run_sweep('capacity', presets, sys.argv[1:])\n"
-        "print('driver imported torch:', 'torch' in sys.modules)\n"
-        "sys.exit(code)\n"
-    )
-    proc = run_py("-c", check, "--preset", "smoke", "--storage-path", str(tmp_path),
-                  "--no-analysis", "--num-cpus", "2")  # fmt: skip
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    assert "driver imported torch: False" in proc.stdout
-    assert len(list(tmp_path.glob("capacity_smoke_*/*/events.out.tfevents.*"))) == 4
+    path, out, _ = smoke
+    said = [ln for ln in out.splitlines() if ln.startswith("driver imported torch:")]
+    assert said == ["driver imported torch: False"]
+    assert len(list(path.glob("*/events.out.tfevents.*"))) == 4
