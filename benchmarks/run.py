@@ -9,11 +9,12 @@ Prints a table and writes benchmarks/latest.json (or --out). Ratios:
 - evaluation share: seconds computing memorization metrics / trial seconds, default interval;
 - sweep efficiency: sum of trial training seconds / (wall seconds x CPUs), for the whole
   command and for Tune's part of it (the rest is interpreter, import and Ray start-up);
-- fused / compiled step: ms a training step of the default preset's exact trials (cpu-xxs at
-  N = 99, full batch; cpu-xs at N = 191, batches of 128) with torch's foreach AdamW (eager),
-  the fused AdamW (memtune's default) and ``optim.compile`` (model and step compiled), as
-  eager / other; the compiled one also over a trial's whole life, its compile time counted
-  (the default's budget: eager ms x steps / (compiled ms x steps + compile seconds));
+- fused / flushed / compiled step: ms a training step of the default preset's exact trials
+  (cpu-xxs at N = 99, full batch; cpu-xs at N = 191, batches of 128) at their peak lr, with
+  torch's foreach AdamW (eager), the fused AdamW, the fused one with denormals flushed
+  (memtune's eager step) and ``optim.compile`` besides (the default preset's), as eager /
+  other; the compiled one also over a trial's whole life, its compile time counted (the
+  default's budget: eager ms x steps / (compiled ms x steps + compile seconds));
 - trials vs threads: two trainings as two 1-thread processes at once over one 2-thread process
   running them in turn (why memtune gives each trial one CPU and one thread);
 - start-up: seconds from launching `python sweeps/capacity.py` to the first trial's first
@@ -116,16 +117,21 @@ def trainer_ratios(model: str, steps: int, eval_every: int, repeats: int) -> dic
 
 # the default capacity preset's trials: model -> (N, batch_size, its step budget)
 DEFAULT_TRIALS = {"cpu-xxs": (99, 0, 72_000), "cpu-xs": (191, 128, 48_000)}
-STEP_VARIANTS = {  # name -> (fused, compiled)
-    "eager": (False, False),
-    "fused": (True, False),
-    "compiled": (True, True),
+STEP_VARIANTS = {  # name -> (fused, compiled, flush_denormal)
+    "eager": (False, False, False),  # foreach AdamW: the step before the fused one (4c37bdc)
+    "fused": (True, False, False),  # the fused AdamW (4c74893)
+    "flushed": (True, False, True),  # fused, denormals flushed: memtune's eager step now
+    "compiled": (True, True, True),  # and compiled: optim.compile (the default preset's)
 }
 
 
-def step_times(model_name: str, steps: int, fused: bool, compiled: bool) -> tuple[float, float]:
+def step_times(
+    model_name: str, steps: int, fused: bool, compiled: bool, flush_denormal: bool = True
+) -> tuple[float, float]:
     """(seconds of the first step, which holds any compile; ms a step over the next ``steps``)
-    of one default-preset trial's training step, through memtune's own optimizer_step."""
+    of one default-preset trial's training step, through memtune's own optimizer_step, at the
+    trial's peak lr: a step's cost depends on the values it meets (denormals, which the model
+    meets once it trains at its lr; ``make_optimizer``), so the model trains as in a trial."""
     import copy
 
     from memtune.core.optim import optimizer_step
@@ -139,13 +145,14 @@ def step_times(model_name: str, steps: int, fused: bool, compiled: bool) -> tupl
     data = make_random_sequences(cfg.data, 0)
     model = copy.deepcopy(build_model(cfg.model, cfg.data.vocab_size, cfg.data.seq_len))
     inputs = with_bos(data, model.bos_id)
-    opt = make_optimizer(model, cfg.optim, 1e-3, fused=fused)
+    lr = cfg.optim.peak_lr(cfg.model.d_model)
+    opt = make_optimizer(model, cfg.optim, lr, fused=fused, flush_denormal=flush_denormal)
     order = BatchOrder(n, batch, 0)
 
     def step(s: int) -> None:
         idx = order(s)
         x, y = (inputs, data) if idx is None else (inputs[idx], data[idx])
-        optimizer_step(opt, model, model(x), y, 1e-3, cfg.optim.grad_clip)
+        optimizer_step(opt, model, model(x), y, lr, cfg.optim.grad_clip)
 
     t0 = time.perf_counter()
     step(0)
@@ -161,8 +168,8 @@ def step_ratios(model_name: str, steps: int, repeats: int) -> dict[str, float]:
     compiled step over a trial's life at the default's budget, its compile time counted."""
     runs: dict[str, list[tuple[float, float]]] = {v: [] for v in STEP_VARIANTS}
     for _ in range(repeats):
-        for name, (fused, compiled) in STEP_VARIANTS.items():
-            runs[name].append(step_times(model_name, steps, fused, compiled))
+        for name, (fused, compiled, flush) in STEP_VARIANTS.items():
+            runs[name].append(step_times(model_name, steps, fused, compiled, flush))
     ms = {v: statistics.median(m for _, m in r) for v, r in runs.items()}
     compile_s = statistics.median(
         c[0] - e[0] for c, e in zip(runs["compiled"], runs["eager"], strict=True)
@@ -171,8 +178,10 @@ def step_ratios(model_name: str, steps: int, repeats: int) -> dict[str, float]:
     return {
         "step_ms_eager": ms["eager"],
         "step_ms_fused": ms["fused"],
+        "step_ms_flushed": ms["flushed"],
         "step_ms_compiled": ms["compiled"],
         "step_fused_ratio": ms["eager"] / ms["fused"],
+        "step_flushed_ratio": ms["eager"] / ms["flushed"],
         "step_compiled_ratio": ms["eager"] / ms["compiled"],
         "compile_seconds": compile_s,
         "step_compiled_life_ratio": ms["eager"] * life / (ms["compiled"] * life + 1000 * compile_s),
@@ -417,6 +426,7 @@ TARGETS = {
     "startup_seconds": "report",
     "startup_median": "< 5 s",
     "step_fused_ratio": "> 1 (fused is the default)",
+    "step_flushed_ratio": "> step_fused_ratio (flushing is the default)",
     "step_compiled_life_ratio": "> 1 to turn optim.compile on",
 }
 
@@ -425,11 +435,12 @@ def print_steps(results: dict[str, float]) -> None:
     """ms a step of the default's trials, eager, fused and compiled: the machine's own figures,
     so a reader can scale the README's times (they were measured at cpu-xs ~10.5 ms a step)."""
     for model in DEFAULT_TRIALS:
-        keys = ("step_ms_eager", "step_ms_fused", "step_ms_compiled", "compile_seconds")
-        r = {k: results[f"{k}_{model}"] for k in keys}
+        keys = ("eager", "fused", "flushed", "compiled")
+        r = {k: results[f"step_ms_{k}_{model}"] for k in keys}
         print(
-            f"{model} step: eager {r['step_ms_eager']:.2f} ms, fused {r['step_ms_fused']:.2f} ms, "
-            f"compiled {r['step_ms_compiled']:.2f} ms after {r['compile_seconds']:.1f} s of compile"
+            f"{model} step: eager {r['eager']:.2f} ms, fused {r['fused']:.2f} ms, fused with "
+            f"denormals flushed {r['flushed']:.2f} ms, compiled {r['compiled']:.2f} ms after "
+            f"{results[f'compile_seconds_{model}']:.1f} s of compile"
         )
 
 

@@ -44,8 +44,8 @@ def test_quick_benchmark_reports_every_ratio(tmp_path):
         "sweep_efficiency_smoke", "sweep_efficiency_smoke_tune_only", "startup_seconds_smoke",
         "search_busy_fraction_smoke", "trials_vs_threads_nano",
         *(f"{k}_{m}" for m in ("cpu-xxs", "cpu-xs") for k in (
-            "step_fused_ratio", "step_compiled_ratio", "step_compiled_life_ratio",
-            "step_ms_eager", "compile_seconds")),
+            "step_fused_ratio", "step_flushed_ratio", "step_compiled_ratio",
+            "step_compiled_life_ratio", "step_ms_eager", "step_ms_flushed", "compile_seconds")),
     ]:  # fmt: skip
         assert math.isfinite(r[key]) and r[key] > 0, key
     assert 0.3 < r["throughput_ratio_cpu-xxs"] < 3  # same work in both loops

@@ -78,6 +78,7 @@ def test_an_optimizer_override_keeps_every_trial():
 def test_max_steps_rederives_the_protocol_and_a_field_set_stays():
     configs = expand(with_overrides(DEFAULT, ["max_steps=6000"]))
     run = capacity.protocol(6000).to_dict()
+    run["optim"]["compile"] = True  # the default preset's own setting, kept
     for c in configs:
         for f in ("optim", "max_steps", "eval_every", "patience", "saturation_window"):
             assert c[f] == run[f], f

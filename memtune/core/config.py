@@ -167,8 +167,9 @@ class OptimConfig:
     hold_steps: int = 0  # wsd/plateau: steps at the floor after the decay, before max_steps
     name: str = ""  # label carried into tables and trial names (the protocol study's settings)
     dtype: str = "fp32"  # one of DTYPES: what the model trains and stores its parameters in
-    # torch.compile the model's forward and the optimizer's step (memtune.core.optim); off until
-    # benchmarks/run.py shows it pays over a trial's whole life, its compile time counted
+    # torch.compile the model's forward and the optimizer's step (memtune.core.optim). Off here:
+    # a short trial does not pay back its ~30 s of compile; the default capacity preset, whose
+    # trials run 48,000-72,000 steps, turns it on (benchmarks/run.py, step_compiled_life_ratio)
     compile: bool = False
     # a field set by --set -> (the field that would otherwise decide it, the value that leaves
     # it free): lr, when set, replaces lr_scale / d_model (memtune.tune.overrides)

@@ -35,6 +35,11 @@ MEASURED: tuple[tuple[tuple[str, int, int, int], float], ...] = (
 # mixed (CPU autocast to bf16) 4.25x (81.3 vs 19.1 ms, the same 400 steps back to back on a
 # busy machine, 2026-12-03)
 DTYPE_FACTOR = {"fp32": 1.0, "mixed": 4.25, "bf16": 3.8}
+# optim.compile: a compiled step's ms over the table's (eager) step, and the seconds a trial
+# spends compiling before its first step (the forward, the optimizer step, the evaluation's
+# forward), measured by benchmarks/run.py on this machine (docs/performance.md, 3 December)
+COMPILED_FACTOR = 0.76
+COMPILE_SECONDS = 30.0
 
 
 def step_work(model: ModelConfig, batch: int, seq_len: int, vocab_size: int) -> float:
@@ -56,8 +61,9 @@ FIXED_MS, MS_PER_WORK = _calibration()
 
 
 def step_ms(
-    model: ModelConfig, batch: int, seq_len: int, vocab_size: int, dtype: str = "fp32"
-) -> float:
+    model: ModelConfig, batch: int, seq_len: int, vocab_size: int, dtype: str = "fp32",
+    compiled: bool = False,
+) -> float:  # fmt: skip
     """Estimated CPU milliseconds of one training step (see the module docstring).
 
     Args:
@@ -66,9 +72,12 @@ def step_ms(
         seq_len: tokens per sequence T.
         vocab_size: V.
         dtype: "fp32", "mixed" or "bf16".
+        compiled: the step torch.compile'd (``optim.compile``); its compile time is a trial's
+            once, not a step's (``COMPILE_SECONDS``).
     """
     work = step_work(model, batch, seq_len, vocab_size)
-    return (FIXED_MS + MS_PER_WORK * work) * DTYPE_FACTOR.get(dtype, 1.0)
+    factor = DTYPE_FACTOR.get(dtype, 1.0) * (COMPILED_FACTOR if compiled else 1.0)
+    return (FIXED_MS + MS_PER_WORK * work) * factor
 
 
 def batch_used(batch_size: int, n_seqs: int) -> int:

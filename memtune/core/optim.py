@@ -102,8 +102,9 @@ FUSED_DEVICES = ("cpu", "cuda")
 
 
 def make_optimizer(
-    model: nn.Module, cfg: OptimConfig, lr: float, fused: bool | None = None
-) -> torch.optim.AdamW:
+    model: nn.Module, cfg: OptimConfig, lr: float, fused: bool | None = None,
+    flush_denormal: bool = True,
+) -> torch.optim.AdamW:  # fmt: skip
     """AdamW with weight decay on matrices only (nanoGPT's split: no decay on norms, biases).
 
     Every loop builds its optimizer here right after its model, so this is where the step is
@@ -117,7 +118,17 @@ def make_optimizer(
         lr: the first step's lr; ``optimizer_step`` sets it each step.
         fused: None = fused wherever the parameters' device has the kernel; False = torch's
             foreach AdamW (the eager step ``benchmarks/run.py`` compares against).
+        flush_denormal: flush float32 values below 1.2e-38 to zero in this process's CPU
+            arithmetic (``torch.set_flush_denormal``). At the protocol's peak lr the trained
+            models produce denormals (an attention softmax far below 1, tiny second moments),
+            and x86 cores take them in microcode: a cpu-xs step at lr 0.05 ran 34-40 ms with
+            them and 16-20 ms flushed, compiled, and 22-34 against 16-24 ms eager (3 December,
+            docs/performance.md). A denormal is below any figure memtune reports, but the
+            flush changes the float arithmetic, so a trajectory moves like a rerun elsewhere.
+            A process-wide setting, made either way: every memtune loop builds its optimizer
+            here.
     """
+    torch.set_flush_denormal(flush_denormal)
     params = list(model.parameters())
     decay = [p for p in params if p.dim() >= 2]
     no_decay = [p for p in params if p.dim() < 2]

@@ -1,10 +1,11 @@
 """``--dry-run``: what a sweep would run, and about how long it would take, without Ray.
 
 For every trial: its name (the values that tell it apart), N, the step budget, the estimated
-CPU time (steps x ``memtune.core.cost.step_ms``), and the CPU it lands on when trials start in
-order on the free CPUs, as Tune starts them; then the expected wall time on the CPUs given
-(``--num-cpus``, else this machine's). Ray's start-up (~10 s), evaluations and checkpoints
-are not in the estimate, and a trial that stops on its verdict ends sooner.
+CPU time (steps x ``memtune.core.cost.step_ms``, plus a compiled trial's compile time), and the
+CPU it lands on when trials start in order on the free CPUs, as Tune starts them; then the
+expected wall time on the CPUs given (``--num-cpus``, else this machine's). Ray's start-up
+(~10 s), evaluations and checkpoints are not in the estimate, and a trial that stops on its
+verdict ends sooner.
 
     python sweeps/capacity.py --dry-run --set model.name=[cpu-xxs,cpu-m]
 """
@@ -17,7 +18,7 @@ import os
 from typing import Any
 
 from memtune.core.config import ModelConfig
-from memtune.core.cost import batch_used, step_ms
+from memtune.core.cost import COMPILE_SECONDS, batch_used, step_ms
 from memtune.core.param_counts import gpt_param_count
 from memtune.core.store import flatten
 from memtune.tune.grid import Sweep, point_label, shown_paths
@@ -41,7 +42,8 @@ def estimate(cfg: Any) -> tuple[int | None, int | None, float | None]:
     optim = getattr(cfg, "optim", None)
     if n is None or optim is None:
         return n, steps, None
-    ms = step_ms(model, batch_used(optim.batch_size, n), data.seq_len, vocab, optim.dtype)
+    compiled = bool(getattr(optim, "compile", False))
+    ms = step_ms(model, batch_used(optim.batch_size, n), data.seq_len, vocab, optim.dtype, compiled)
     return n, steps, ms
 
 
@@ -71,8 +73,10 @@ def _trial_seconds(sweep: Sweep, configs: list[dict[str, Any]]) -> list[tuple[An
     cls, paths = type(sweep.base), shown_paths(sweep)
     rows = []
     for c in configs:
-        n, steps, ms = estimate(cls.from_dict(c))
-        seconds = steps * ms / 1000 if steps and ms else None
+        cfg = cls.from_dict(c)
+        n, steps, ms = estimate(cfg)
+        compiled = bool(getattr(getattr(cfg, "optim", None), "compile", False))
+        seconds = steps * ms / 1000 + compiled * COMPILE_SECONDS if steps and ms else None
         rows.append((point_label(c, paths) or "(the preset)", n, steps, ms, seconds))
     return rows
 

@@ -36,6 +36,7 @@ from typing import Any
 # Importing this module ran memtune/__init__.py, which keeps a local Ray on 127.0.0.1
 # (RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0) before any `import ray`.
 from memtune.core.cli import ArgumentParser, UsageError
+from memtune.core.compiler import cxx_compiler, cxx_name
 from memtune.core.store import (
     ENDED_NORMALLY,
     alias_moved_modules,
@@ -418,6 +419,23 @@ def parse(name: str, presets: dict[str, Sweep], argv: list[str] | None) -> Any:
     return args
 
 
+def eager_without_compiler(configs: list[dict[str, Any]], args: Any) -> list[dict[str, Any]]:
+    """The trials, with ``optim.compile`` turned off when this run is local and this machine has
+    no C++ compiler for torch.compile's CPU kernels (``memtune.core.compiler``): the trials then
+    train eager, a note says why, and their stored configs say what ran. A cluster's workers are
+    other machines, so with --address the configs stay as given."""
+    wants = [c for c in configs if isinstance(c.get("optim"), dict) and c["optim"].get("compile")]
+    if not wants or args.address or cxx_compiler() is not None:
+        return configs
+    print(
+        f"[memtune] optim.compile: no C++ compiler on this machine ({cxx_name()} is not on PATH;"
+        " torch.compile builds its CPU kernels with one), so the trials train eager; install "
+        "one (or set CXX) to compile them",
+        flush=True,
+    )
+    return [{**c, "optim": {**c["optim"], "compile": False}} if c in wants else c for c in configs]
+
+
 def plan(name: str, presets: dict[str, Sweep], args: Any) -> Plan | None:
     """Step 2: the trials to run, validated (None: an extension with nothing left to run)."""
     experiment = get(name)
@@ -433,7 +451,7 @@ def plan(name: str, presets: dict[str, Sweep], args: Any) -> Plan | None:
     sweep = with_overrides(presets[args.preset], args.overrides)
     for note in sweep.notes:
         print(f"[memtune] {note}", flush=True)
-    configs = expand(sweep)
+    configs = eager_without_compiler(expand(sweep), args)
     parent = None
     if args.extend:
         parent, configs = plan_extension(experiment, sweep, configs, storage, args.name)
