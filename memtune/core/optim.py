@@ -6,6 +6,7 @@ step is the same everywhere, so a change here (a schedule, a clip) reaches every
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 
@@ -95,6 +96,13 @@ class Schedule:
         )
 
 
+def _not_the_profiler_note(record: logging.LogRecord) -> bool:
+    """Drop dynamo's "Profiler record function ... will be ignored": compiling the optimizer's
+    step meets the ``record_function`` torch wraps every step in, and says so once per trial, a
+    line in the middle of a sweep's output that asks nothing of the user."""
+    return not str(record.msg).startswith("Profiler record function")
+
+
 # Devices whose AdamW has a fused kernel in torch 2.13 (``torch.optim.AdamW(fused=True)``): one
 # kernel per step instead of a dozen foreach ops. Measured on cpu-xxs (full batch of 99, one
 # thread): AdamW 0.70 ms -> 0.28 ms of an 8.5 ms step; ``benchmarks/run.py`` measures the ratio.
@@ -142,6 +150,7 @@ def make_optimizer(
     first_lr: float | torch.Tensor = torch.tensor(lr) if cfg.compile else lr
     opt = torch.optim.AdamW(groups, lr=first_lr, betas=(cfg.beta1, cfg.beta2), **kind)
     if cfg.compile:
+        logging.getLogger("torch._dynamo.variables.ctx_manager").addFilter(_not_the_profiler_note)
         model.compile()
         # an instance attribute: optimizer_step calls opt.step() and gets the compiled one
         opt.step = torch.compile(opt.step, fullgraph=False)  # type: ignore[method-assign]
