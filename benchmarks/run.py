@@ -432,8 +432,8 @@ TARGETS = {
 
 
 def print_steps(results: dict[str, float]) -> None:
-    """ms a step of the default's trials, eager, fused and compiled: the machine's own figures,
-    so a reader can scale the README's times (they were measured at cpu-xs ~10.5 ms a step)."""
+    """ms a step of the default's trials, eager, fused, flushed and compiled: the machine's own
+    figures, so a reader can scale the README's times (the cost table's cpu-xs step: ~10.5 ms)."""
     for model in DEFAULT_TRIALS:
         keys = ("eager", "fused", "flushed", "compiled")
         r = {k: results[f"step_ms_{k}_{model}"] for k in keys}

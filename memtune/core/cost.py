@@ -36,8 +36,11 @@ MEASURED: tuple[tuple[tuple[str, int, int, int], float], ...] = (
 # busy machine, 2026-12-03)
 DTYPE_FACTOR = {"fp32": 1.0, "mixed": 4.25, "bf16": 3.8}
 # optim.compile: a compiled step's ms over the table's (eager) step, and the seconds a trial
-# spends compiling before its first step (the forward, the optimizer step, the evaluation's
-# forward), measured by benchmarks/run.py on this machine (docs/performance.md, 3 December)
+# spends compiling (the forward, the optimizer step, the evaluation's forward). 0.76 is the mean
+# of compiled / foreach eager in benchmarks/run.py's step_ratios on 3 December at lr 1e-3 (0.79
+# cpu-xxs, 0.73 cpu-xs); timed later at the trials' peak lr, denormals flushed, it was 0.85 and
+# 0.79. 30 s is the 60,000-step study's first compile; the default's compiled trials at
+# 0c85937 spent 37-39 s (train and evaluation graphs together). Estimates, both on the low side
 COMPILED_FACTOR = 0.76
 COMPILE_SECONDS = 30.0
 

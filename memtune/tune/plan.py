@@ -24,6 +24,11 @@ from memtune.core.store import flatten
 from memtune.tune.grid import Sweep, point_label, shown_paths
 
 
+def compiled(cfg: Any) -> bool:
+    """Whether a trial config compiles its step (``optim.compile``; False without an optimizer)."""
+    return bool(getattr(getattr(cfg, "optim", None), "compile", False))
+
+
 def estimate(cfg: Any) -> tuple[int | None, int | None, float | None]:
     """(N, steps, ms a step) of a trial config, each None where the config does not say
     (an experiment without a GPT, or whose N needs its data drawn)."""
@@ -42,8 +47,8 @@ def estimate(cfg: Any) -> tuple[int | None, int | None, float | None]:
     optim = getattr(cfg, "optim", None)
     if n is None or optim is None:
         return n, steps, None
-    compiled = bool(getattr(optim, "compile", False))
-    ms = step_ms(model, batch_used(optim.batch_size, n), data.seq_len, vocab, optim.dtype, compiled)
+    batch = batch_used(optim.batch_size, n)
+    ms = step_ms(model, batch, data.seq_len, vocab, optim.dtype, compiled(cfg))
     return n, steps, ms
 
 
@@ -75,8 +80,7 @@ def _trial_seconds(sweep: Sweep, configs: list[dict[str, Any]]) -> list[tuple[An
     for c in configs:
         cfg = cls.from_dict(c)
         n, steps, ms = estimate(cfg)
-        compiled = bool(getattr(getattr(cfg, "optim", None), "compile", False))
-        seconds = steps * ms / 1000 + compiled * COMPILE_SECONDS if steps and ms else None
+        seconds = steps * ms / 1000 + compiled(cfg) * COMPILE_SECONDS if steps and ms else None
         rows.append((point_label(c, paths) or "(the preset)", n, steps, ms, seconds))
     return rows
 

@@ -424,8 +424,11 @@ def eager_without_compiler(configs: list[dict[str, Any]], args: Any) -> list[dic
     no C++ compiler for torch.compile's CPU kernels (``memtune.core.compiler``): the trials then
     train eager, a note says why, and their stored configs say what ran. A cluster's workers are
     other machines, so with --address the configs stay as given."""
-    wants = [c for c in configs if isinstance(c.get("optim"), dict) and c["optim"].get("compile")]
-    if not wants or args.address or cxx_compiler() is not None:
+
+    def wants(c: dict[str, Any]) -> bool:
+        return isinstance(c.get("optim"), dict) and bool(c["optim"].get("compile"))
+
+    if args.address or not any(map(wants, configs)) or cxx_compiler() is not None:
         return configs
     print(
         f"[memtune] optim.compile: no C++ compiler on this machine ({cxx_name()} is not on PATH;"
@@ -433,7 +436,7 @@ def eager_without_compiler(configs: list[dict[str, Any]], args: Any) -> list[dic
         "one (or set CXX) to compile them",
         flush=True,
     )
-    return [{**c, "optim": {**c["optim"], "compile": False}} if c in wants else c for c in configs]
+    return [{**c, "optim": {**c["optim"], "compile": False}} if wants(c) else c for c in configs]
 
 
 def plan(name: str, presets: dict[str, Sweep], args: Any) -> Plan | None:
